@@ -1,0 +1,158 @@
+import type { DescService } from "@bufbuild/protobuf";
+import {
+  status as Status,
+  type Server,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { authorize } from "../domain/authz.js";
+import { KcoreError, PermissionDeniedError } from "../domain/errors.js";
+import { describeIdentity, identityFromCommonName, type Identity } from "../domain/identity.js";
+import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
+import { toGrpcStatus } from "./grpc-errors.js";
+
+/** What a handler knows about its call: who, and until when. */
+export interface CallContext {
+  readonly identity: Identity;
+  readonly method: string;
+  /** Aborted when the client cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+type Unary<M> = (req: Req<M>, ctx: CallContext) => Promise<ResInit<M>>;
+type ServerStream<M> = (req: Req<M>, ctx: CallContext, send: (msg: ResInit<M>) => void) => Promise<void>;
+
+/** Handlers for every method of a service, typed from its generated descriptor. */
+export type ServiceImpl<S extends DescService> = {
+  [K in keyof S["method"]]: S["method"][K] extends { methodKind: "unary" }
+    ? Unary<S["method"][K]>
+    : S["method"][K] extends { methodKind: "server_streaming" }
+      ? ServerStream<S["method"][K]>
+      : never;
+};
+
+/** Observes every call once it ends (metrics, audit). */
+export type CallObserver = (method: string, code: Status, seconds: number) => void;
+
+export interface GateOptions {
+  readonly logger: Logger;
+  readonly observe?: CallObserver;
+}
+
+type AnyCall = { getAuthContext(): { sslPeerCertificate?: { subject: { CN?: unknown } } } | null; request?: unknown };
+
+function peerIdentity(call: AnyCall): Identity | undefined {
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject.CN;
+  return typeof cn === "string" ? identityFromCommonName(cn) : undefined;
+}
+
+/**
+ * The one gate every call passes: identity from the peer certificate, the authorisation table,
+ * a node acting only as itself, and errors mapped to gRPC codes without stack traces.
+ */
+function admit(method: string, call: AnyCall): Identity {
+  const identity = peerIdentity(call);
+  if (identity === undefined) throw new KcoreError("Unauthenticated", "a client certificate is required");
+  const decision = authorize(method, identity);
+  switch (decision.kind) {
+    case "allow":
+      return identity;
+    case "allow-as-node": {
+      const req = (call.request ?? {}) as { nodeName?: unknown };
+      if (typeof req.nodeName === "string" && req.nodeName !== decision.nodeName) {
+        throw new PermissionDeniedError(`${describeIdentity(identity)} may act only as node '${decision.nodeName}', not '${req.nodeName}'`);
+      }
+      return identity;
+    }
+    case "deny":
+      throw new PermissionDeniedError(`${describeIdentity(identity)}: ${decision.reason}`);
+  }
+}
+
+/** Registers a service with every method behind the gate. */
+export function addGatedService<S extends DescService>(server: Server, service: S, impl: ServiceImpl<S>, opts: GateOptions): void {
+  const handlers: UntypedServiceImplementation = {};
+  const byName = impl as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const m of service.methods) {
+    const path = methodPath(service, m.name);
+    const fn = byName[m.localName];
+    if (fn === undefined) throw new Error(`No handler for ${path}`);
+    const fail = (error: unknown): { code: Status; details: string } => {
+      const s = toGrpcStatus(error);
+      if (!s.known) opts.logger.error({ err: error, method: path }, "call failed");
+      return s;
+    };
+    if (m.methodKind === "unary") {
+      handlers[m.localName] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        const started = process.hrtime.bigint();
+        const ac = new AbortController();
+        call.on("cancelled", () => { ac.abort(); });
+        const done = (code: Status): void => opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        let identity: Identity;
+        try {
+          identity = admit(path, call);
+        } catch (e) {
+          const s = fail(e);
+          done(s.code);
+          callback(s);
+          return;
+        }
+        fn(call.request, { identity, method: path, signal: ac.signal }).then(
+          (res) => { done(Status.OK); callback(null, res); },
+          (e: unknown) => { const s = fail(e); done(s.code); callback(s); },
+        );
+      };
+    } else if (m.methodKind === "server_streaming") {
+      handlers[m.localName] = (call: ServerWritableStream<unknown, unknown>) => {
+        const started = process.hrtime.bigint();
+        const ac = new AbortController();
+        call.on("cancelled", () => { ac.abort(); });
+        call.on("close", () => { ac.abort(); });
+        const done = (code: Status): void => opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        let identity: Identity;
+        try {
+          identity = admit(path, call);
+        } catch (e) {
+          const s = fail(e);
+          done(s.code);
+          call.emit("error", s);
+          return;
+        }
+        const send = (msg: unknown): void => { if (!ac.signal.aborted) call.write(msg); };
+        fn(call.request, { identity, method: path, signal: ac.signal }, send).then(
+          () => { done(Status.OK); if (!ac.signal.aborted) call.end(); },
+          (e: unknown) => {
+            const s = fail(e);
+            done(s.code);
+            if (!ac.signal.aborted) call.emit("error", s);
+          },
+        );
+      };
+    } else {
+      throw new Error(`Unsupported method kind ${m.methodKind} for ${path}`);
+    }
+  }
+  server.addService(grpcServiceDefinition(service), handlers);
+}
+
+/**
+ * Puts a handler written directly against grpc-js (server reflection) behind the same
+ * authorisation check. Only the identity check applies: such handlers have no node field.
+ */
+export function gateRawHandler(path: string, handler: unknown, opts: GateOptions): (call: AnyCall & { emit(e: string, s: unknown): void }, cb?: (e: unknown) => void) => void {
+  return (call, cb) => {
+    try {
+      admit(path, call);
+    } catch (e) {
+      const s = toGrpcStatus(e);
+      opts.observe?.(path, s.code, 0);
+      if (cb) cb(s);
+      else call.emit("error", s);
+      return;
+    }
+    (handler as (c: unknown, cb?: unknown) => void)(call, cb);
+  };
+}

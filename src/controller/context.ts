@@ -1,0 +1,20 @@
+import type { Logger } from "pino";
+import type { ServiceClient } from "../api/grpc-client.js";
+import type { NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
+import type { CertKeyPair } from "../pki/pki.js";
+import type { NodeStore } from "../store/node-store.js";
+import type { WasmWorkloadStore } from "../store/wasm-workload-store.js";
+import type { ModuleBlobs } from "./module-blobs.js";
+
+/** What the controller's services share. */
+export interface ControllerContext {
+  readonly logger: Logger;
+  readonly workloads: WasmWorkloadStore;
+  readonly nodes: NodeStore;
+  readonly blobs: ModuleBlobs;
+  readonly now: () => Date;
+  /** The cluster CA, read when needed so that the key is not kept in memory longer than necessary. */
+  readonly ca: () => CertKeyPair;
+  /** A client of the agent at `address`, with the controller's identity. */
+  readonly agentClient: (address: string) => ServiceClient<typeof NodeAgentService>;
+}

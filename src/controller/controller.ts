@@ -1,0 +1,101 @@
+import { join } from "node:path";
+import type { Server } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { Histogram, Registry } from "prom-client";
+import { createClient, type ServiceClient } from "../api/grpc-client.js";
+import { addGatedService, type GateOptions } from "../api/gate.js";
+import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
+import { clientCredentials, serverCredentials, type TlsMaterial } from "../api/tls.js";
+import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
+import { ModuleService } from "../gen/kcore/v1/module_pb.js";
+import { NodeService } from "../gen/kcore/v1/node_pb.js";
+import { WasmWorkloadService } from "../gen/kcore/v1/wasm_workload_pb.js";
+import { CERT_FILES, certsDir, readPem } from "../pki/pki-files.js";
+import { openDatabase, type Db } from "../store/database.js";
+import { GroupCommitter } from "../store/group-commit.js";
+import { NodeStore } from "../store/node-store.js";
+import { WasmWorkloadStore } from "../store/wasm-workload-store.js";
+import type { ControllerContext } from "./context.js";
+import { ModuleBlobs } from "./module-blobs.js";
+import { SchedulerLoop } from "./scheduler-loop.js";
+import { agentService } from "./services/agent-service.js";
+import { moduleService } from "./services/module-service.js";
+import { nodeService } from "./services/node-service.js";
+import { wasmWorkloadService } from "./services/wasm-workload-service.js";
+
+export interface ControllerOptions {
+  readonly dataDir: string;
+  /** host:port; port 0 picks a free one. */
+  readonly listen: string;
+  readonly tls: TlsMaterial;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+/** The controller daemon: store, API, scheduler. */
+export class Controller {
+  readonly #opts: ControllerOptions;
+  readonly #db: Db;
+  readonly #server: Server;
+  readonly #scheduler: SchedulerLoop;
+  readonly #agentClients = new Map<string, ServiceClient<typeof NodeAgentService>>();
+  readonly metrics = new Registry();
+  port = 0;
+
+  constructor(opts: ControllerOptions) {
+    this.#opts = opts;
+    const logger = opts.logger;
+    const now = opts.now ?? (() => new Date());
+    this.#db = openDatabase(join(opts.dataDir, "state.db"), logger);
+    const commit = new GroupCommitter(this.#db);
+    const workloads = new WasmWorkloadStore(this.#db, commit);
+    const nodes = new NodeStore(this.#db, commit);
+    const blobs = new ModuleBlobs(opts.dataDir);
+    const ctx: ControllerContext = {
+      logger,
+      workloads,
+      nodes,
+      blobs,
+      now,
+      ca: () => ({ certPem: readPem(certsDir(opts.dataDir), CERT_FILES.caCert), keyPem: readPem(certsDir(opts.dataDir), CERT_FILES.caKey) }),
+      agentClient: (address) => {
+        let c = this.#agentClients.get(address);
+        if (!c) {
+          c = createClient(NodeAgentService, address, clientCredentials(opts.tls, "node"));
+          this.#agentClients.set(address, c);
+        }
+        return c;
+      },
+    };
+    const latency = new Histogram({
+      name: "kcore_api_request_duration_seconds",
+      help: "gRPC call latency by method and status code",
+      labelNames: ["method", "code"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [this.metrics],
+    });
+    const gate: GateOptions = { logger, observe: (method, code, seconds) => { latency.observe({ method, code: String(code) }, seconds); } };
+    this.#server = newServer();
+    addGatedService(this.#server, WasmWorkloadService, wasmWorkloadService(ctx), gate);
+    addGatedService(this.#server, NodeService, nodeService(ctx), gate);
+    addGatedService(this.#server, AgentService, agentService(ctx), gate);
+    addGatedService(this.#server, ModuleService, moduleService(ctx), gate);
+    addStandardServices(this.#server, gate);
+    this.#scheduler = new SchedulerLoop(workloads, nodes, logger.child({ component: "scheduler" }), now);
+  }
+
+  async start(): Promise<number> {
+    this.port = await bind(this.#server, this.#opts.listen, serverCredentials(this.#opts.tls));
+    this.#scheduler.start();
+    this.#opts.logger.info({ listen: this.#opts.listen, port: this.port }, "controller serving");
+    return this.port;
+  }
+
+  /** Stops serving (in-flight calls get `graceMs`), then closes the store. Workloads are not touched. */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#scheduler.stop();
+    await shutdown(this.#server, graceMs);
+    for (const c of this.#agentClients.values()) c.close();
+    this.#db.close();
+  }
+}

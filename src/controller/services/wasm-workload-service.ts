@@ -1,0 +1,91 @@
+import { KcoreError, NotFoundError } from "../../domain/errors.js";
+import { parseName } from "../../domain/names.js";
+import { isReady } from "../../domain/node.js";
+import type { WasmWorkload } from "../../domain/wasm-workload.js";
+import { workloadFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
+import type { ServiceImpl } from "../../api/gate.js";
+import { ApplyOutcome, WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
+import type { WasmWorkloadService } from "../../gen/kcore/v1/wasm_workload_pb.js";
+import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
+import type { ControllerContext } from "../context.js";
+
+const OUTCOME = { created: ApplyOutcome.CREATED, configured: ApplyOutcome.CONFIGURED, unchanged: ApplyOutcome.UNCHANGED } as const;
+const EVENT = { ADDED: WatchEventType.ADDED, MODIFIED: WatchEventType.MODIFIED, DELETED: WatchEventType.DELETED } as const;
+
+/** Most events a slow watcher may have queued before it is cut off. */
+const MAX_WATCH_BACKLOG = 10_000;
+
+export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof WasmWorkloadService> {
+  const get = (name: string): WasmWorkload => {
+    const w = c.workloads.get(parseName("name", name));
+    if (!w) throw new NotFoundError("WasmWorkload", name);
+    return w;
+  };
+  return {
+    async applyWasmWorkload(req) {
+      const { name, labels, spec } = workloadFromPb(req.workload);
+      if (spec.module.kind === "uploaded" && !c.blobs.has(spec.module.sha256)) {
+        throw new KcoreError("FailedPrecondition", `spec.module.sha256: module ${spec.module.sha256} has not been uploaded`);
+      }
+      if (spec.module.kind === "image") {
+        throw new KcoreError("InvalidArgument", "spec.module.image: OCI image modules are not supported by this version; use path or url");
+      }
+      const { outcome, workload } = await c.workloads.apply(name, labels, spec, c.now());
+      c.logger.info({ workload: name, outcome }, "applied workload");
+      return { workload: workloadToPb(workload), outcome: OUTCOME[outcome] };
+    },
+    getWasmWorkload(req) {
+      return Promise.resolve(workloadToPb(get(req.name)));
+    },
+    listWasmWorkloads(req) {
+      const sel = Object.entries(req.labelSelector);
+      const items = c.workloads.list().filter((w) => sel.every(([k, v]) => w.metadata.labels[k] === v));
+      return Promise.resolve({ items: items.map(workloadToPb) });
+    },
+    async deleteWasmWorkload(req) {
+      const w = await c.workloads.delete(parseName("name", req.name));
+      c.logger.info({ workload: req.name }, "deleted workload");
+      return { workload: workloadToPb(w) };
+    },
+    async watchWasmWorkloads(req, ctx, send) {
+      const only = req.name === "" ? undefined : parseName("name", req.name);
+      let backlog = 0;
+      const onChange = (e: WorkloadEvent): void => {
+        if (only !== undefined && e.workload.metadata.name !== only) return;
+        if (++backlog > MAX_WATCH_BACKLOG) return;
+        send({ type: EVENT[e.type], workload: workloadToPb(e.workload) });
+        backlog = 0;
+      };
+      c.workloads.events.on("change", onChange);
+      try {
+        for (const w of c.workloads.list()) {
+          if (only === undefined || w.metadata.name === only) send({ type: WatchEventType.ADDED, workload: workloadToPb(w) });
+        }
+        await new Promise<void>((resolve) => { ctx.signal.addEventListener("abort", () => { resolve(); }, { once: true }); });
+      } finally {
+        c.workloads.events.off("change", onChange);
+      }
+    },
+    async workloadLogs(req, ctx, send) {
+      const w = get(req.name);
+      const nodeName = w.status.node;
+      if (nodeName === "") throw new KcoreError("FailedPrecondition", `WasmWorkload '${w.metadata.name}' has not been placed on a node yet`);
+      const node = c.nodes.get(nodeName);
+      if (!node) throw new KcoreError("FailedPrecondition", `node '${nodeName}' of WasmWorkload '${w.metadata.name}' is not registered`);
+      if (!isReady(node, c.now().getTime())) throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
+      const client = c.agentClient(node.status.address);
+      const stream = client.readLogs(
+        {
+          workloadName: w.metadata.name,
+          workloadUid: w.metadata.uid,
+          follow: req.follow,
+          previous: req.previous,
+          timestamps: req.timestamps,
+          ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
+        },
+        { signal: ctx.signal },
+      );
+      for await (const chunk of stream) send({ data: chunk.data });
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Numbered schema migrations, applied in order inside one transaction each; `PRAGMA user_version`
+ * records the last one applied. Never edit a released migration: add the next number.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: `
+      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+      INSERT INTO counters (name, value) VALUES ('resource_version', 0);
+      CREATE TABLE wasm_workloads (
+        name TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        resource_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX wasm_workloads_node ON wasm_workloads (node);
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        resource_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        status TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];

@@ -27,6 +27,10 @@ export const CLIENT_OPTIONS = {
   "grpc.max_send_message_length": 16 * 1024 * 1024,
   "grpc.keepalive_time_ms": 20_000,
   "grpc.keepalive_timeout_ms": 10_000,
+  // Server identity is checked by CN (src/api/tls.ts), not host name; a fixed TLS server name
+  // also avoids sending an IP address as SNI, which RFC 6066 forbids.
+  "grpc.ssl_target_name_override": "kcore",
+  "grpc.default_authority": "kcore",
 } as const;
 
 type RawUnary = (req: unknown, options: CallOptions, cb: (e: ServiceError | null, res?: unknown) => void) => { cancel(): void };

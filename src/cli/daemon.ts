@@ -1,0 +1,39 @@
+import { KcoreError } from "../domain/errors.js";
+import { parseDuration } from "../kctl/duration.js";
+
+/** Waits for SIGINT or SIGTERM, then runs `stop`; a second signal exits at once. */
+export function untilSignal(stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      process.stderr.write(`\nkcore: ${sig}: shutting down (running workloads keep running)\n`);
+      stop().then(() => { resolve(0); }, () => { resolve(1); });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+export function durationFlag(name: string, value: string | undefined, fallbackMs: number): number {
+  return value === undefined ? fallbackMs : parseDuration(`--${name}`, value);
+}
+
+export function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new KcoreError("InvalidArgument", `--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function labelsFlag(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === undefined || value === "") return out;
+  for (const pair of value.split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new KcoreError("InvalidArgument", `--labels: expected k=v[,k=v], got ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Agent } from "../agent/agent.js";
+import { DEFAULT_BACKOFF } from "../domain/backoff.js";
+import { KcoreError } from "../domain/errors.js";
+import { NODE_CN_PREFIX } from "../domain/identity.js";
+import { parseLabels, parseName } from "../domain/names.js";
+import { createCsr } from "../pki/pki.js";
+import { CERT_FILES, certsDir, loadTls } from "../pki/pki-files.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import { defaultDataDir } from "../util/data-dir.js";
+import { durationFlag, intFlag, labelsFlag, untilSignal } from "./daemon.js";
+import { defaultNodeName, type KcoreFlags } from "./kcore-main.js";
+import { createLogger } from "./logger.js";
+
+/** Agent options from flags, shared by `kcore agent` and `kcore up`. */
+export function agentTuning(f: KcoreFlags): { backoff: typeof DEFAULT_BACKOFF; resyncMs: number; heartbeatMs: number; maxWorkloads: number } {
+  return {
+    backoff: {
+      ...DEFAULT_BACKOFF,
+      initialMs: durationFlag("restart-backoff-initial", f["restart-backoff-initial"], DEFAULT_BACKOFF.initialMs),
+      maxMs: durationFlag("restart-backoff-max", f["restart-backoff-max"], DEFAULT_BACKOFF.maxMs),
+    },
+    resyncMs: durationFlag("resync-interval", f["resync-interval"], 30_000),
+    heartbeatMs: durationFlag("heartbeat-interval", f["heartbeat-interval"], 10_000),
+    maxWorkloads: intFlag("max-workloads", f["max-workloads"], 500, 1, 100_000),
+  };
+}
+
+export async function runAgent(f: KcoreFlags): Promise<number> {
+  const dataDir = f["data-dir"] ?? defaultDataDir();
+  const controller = f.controller;
+  if (controller === undefined) throw new KcoreError("InvalidArgument", "--controller HOST:PORT is required");
+  if (!existsSync(join(certsDir(dataDir), CERT_FILES.nodeCert))) {
+    throw new KcoreError("FailedPrecondition", `no node certificate in ${certsDir(dataDir)}: run 'kcore agent init' and 'kctl certificate sign' first (see docs/nodes.md)`);
+  }
+  const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
+  const logger = createLogger(f["log-level"], "kcore-agent");
+  const agent = new Agent({
+    dataDir,
+    nodeName,
+    controller,
+    listen: f.listen ?? "0.0.0.0:9091",
+    ...(f.advertise === undefined ? {} : { advertise: f.advertise }),
+    labels: parseLabels("--labels", labelsFlag(f.labels)),
+    tls: loadTls(dataDir, CERT_FILES.nodeCert, CERT_FILES.nodeKey),
+    logger,
+    ...agentTuning(f),
+  });
+  await agent.start();
+  return untilSignal(() => agent.stop());
+}
+
+/** `kcore agent init`: the node's key and CSR, created on the node; the key never leaves it. */
+export async function initAgent(f: KcoreFlags): Promise<number> {
+  const dataDir = f["data-dir"] ?? defaultDataDir();
+  const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
+  const dir = certsDir(dataDir);
+  if (existsSync(join(dir, CERT_FILES.nodeKey))) throw new KcoreError("AlreadyExists", `${join(dir, CERT_FILES.nodeKey)} already exists`);
+  const { csrPem, keyPem } = await createCsr(`${NODE_CN_PREFIX}${nodeName}`);
+  writeFileAtomic(join(dir, CERT_FILES.nodeKey), keyPem, 0o600);
+  writeFileAtomic(join(dir, "node.csr"), csrPem, 0o644);
+  process.stdout.write(`wrote ${join(dir, CERT_FILES.nodeKey)} and ${join(dir, "node.csr")}\nnext, on an admin machine: kctl certificate sign --csr node.csr --out-dir ${dir}\n`);
+  return 0;
+}

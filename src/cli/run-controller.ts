@@ -1,0 +1,20 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Controller } from "../controller/controller.js";
+import { KcoreError } from "../domain/errors.js";
+import { CERT_FILES, certsDir, loadTls } from "../pki/pki-files.js";
+import { defaultDataDir } from "../util/data-dir.js";
+import { untilSignal } from "./daemon.js";
+import type { KcoreFlags } from "./kcore-main.js";
+import { createLogger } from "./logger.js";
+
+export async function runController(f: KcoreFlags): Promise<number> {
+  const dataDir = f["data-dir"] ?? defaultDataDir();
+  if (!existsSync(join(certsDir(dataDir), CERT_FILES.controllerCert))) {
+    throw new KcoreError("FailedPrecondition", `no controller certificate in ${certsDir(dataDir)}: run 'kctl create cluster --controller HOST:PORT --data-dir ${dataDir}' first`);
+  }
+  const logger = createLogger(f["log-level"], "kcore-controller");
+  const controller = new Controller({ dataDir, listen: f.listen ?? "0.0.0.0:9090", tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey), logger });
+  await controller.start();
+  return untilSignal(() => controller.stop());
+}

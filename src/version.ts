@@ -1,0 +1,2 @@
+/** The kcore release this build is. */
+export const KCORE_VERSION = "0.1.0";

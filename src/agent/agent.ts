@@ -72,41 +72,70 @@ export class Agent {
     this.#clock = o.clock ?? systemClock;
     this.#server = newServer();
     this.#cgroups = detectCgroups(this.#log);
-    if (this.#cgroups.kind === "none") this.#log.warn({ reason: this.#cgroups.reason }, "cgroups unavailable: no CPU limits, memory limited inside the module only");
+    if (this.#cgroups.kind === "none")
+      this.#log.warn(
+        { reason: this.#cgroups.reason },
+        "cgroups unavailable: no CPU limits, memory limited inside the module only",
+      );
     this.#launcher = new WasmLauncher({ logger: this.#log, cgroups: this.#cgroups, pollMs: 200 });
     this.#cache = new ModuleCache(o.dataDir, async (sha256) => {
       const res = await this.#modules().fetchModule({ sha256 }, { timeoutMs: 60_000 });
       return res.content;
     });
     const gate = { logger: this.#log };
-    addGatedService(this.#server, NodeAgentService, {
-      readLogs: async (req, ctx, send) => {
-        if (!UUID.test(req.workloadUid)) throw new KcoreError("InvalidArgument", "workloadUid: not a UUID");
-        const paths = workloadPaths(this.#o.dataDir, req.workloadName, req.workloadUid);
-        const sup = this.#supervisors.get(req.workloadUid);
-        const logDir = gatePath(this.#o.dataDir, ["logs", `${req.workloadName}_${req.workloadUid}`]);
-        for await (const chunk of readLogs(logDir, {
-          follow: req.follow,
-          previous: req.previous,
-          timestamps: req.timestamps,
-          signal: ctx.signal,
-          ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
-          runEnded: (run) => existsSync(paths.runExit(run)) || sup === undefined || sup.state.kind === "Terminated",
-        })) {
-          send({ data: chunk });
-        }
+    addGatedService(
+      this.#server,
+      NodeAgentService,
+      {
+        readLogs: async (req, ctx, send) => {
+          if (!UUID.test(req.workloadUid))
+            throw new KcoreError("InvalidArgument", "workloadUid: not a UUID");
+          const paths = workloadPaths(this.#o.dataDir, req.workloadName, req.workloadUid);
+          const sup = this.#supervisors.get(req.workloadUid);
+          const logDir = gatePath(this.#o.dataDir, [
+            "logs",
+            `${req.workloadName}_${req.workloadUid}`,
+          ]);
+          for await (const chunk of readLogs(logDir, {
+            follow: req.follow,
+            previous: req.previous,
+            timestamps: req.timestamps,
+            signal: ctx.signal,
+            ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
+            runEnded: (run) =>
+              existsSync(paths.runExit(run)) ||
+              sup === undefined ||
+              sup.state.kind === "Terminated",
+          })) {
+            send({ data: chunk });
+          }
+        },
       },
-    }, gate);
+      gate,
+    );
     addStandardServices(this.#server, gate);
   }
 
+  /** Read through a method so that checks after an await are not narrowed away. */
+  #stopped(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
   #agent(): ServiceClient<typeof AgentService> {
-    this.#agentClient ??= createClient(AgentService, this.#o.controller, clientCredentials(this.#o.tls, "controller"));
+    this.#agentClient ??= createClient(
+      AgentService,
+      this.#o.controller,
+      clientCredentials(this.#o.tls, "controller"),
+    );
     return this.#agentClient;
   }
 
   #modules(): ServiceClient<typeof ModuleService> {
-    this.#moduleClient ??= createClient(ModuleService, this.#o.controller, clientCredentials(this.#o.tls, "controller"));
+    this.#moduleClient ??= createClient(
+      ModuleService,
+      this.#o.controller,
+      clientCredentials(this.#o.tls, "controller"),
+    );
     return this.#moduleClient;
   }
 
@@ -115,8 +144,16 @@ export class Agent {
     this.#adoptFromDisk();
     void this.#connectLoop();
     const hb = this.#o.heartbeatMs ?? 10_000;
-    this.#timers.push(setInterval(() => { void this.#heartbeat(); }, hb));
-    this.#timers.push(setInterval(() => { this.#resync(); }, this.#o.resyncMs ?? 30_000));
+    this.#timers.push(
+      setInterval(() => {
+        void this.#heartbeat();
+      }, hb),
+    );
+    this.#timers.push(
+      setInterval(() => {
+        this.#resync();
+      }, this.#o.resyncMs ?? 30_000),
+    );
     this.#log.info({ port: this.port, cgroups: this.#cgroups.kind }, "agent serving");
   }
 
@@ -137,10 +174,15 @@ export class Agent {
       if (!UUID.test(uid)) continue;
       try {
         const w = JSON.parse(readFileSync(join(dir, uid, "workload.json"), "utf8")) as WasmWorkload;
-        const record = JSON.parse(readFileSync(join(dir, uid, "record.json"), "utf8")) as SupervisorRecord;
+        const record = JSON.parse(
+          readFileSync(join(dir, uid, "record.json"), "utf8"),
+        ) as SupervisorRecord;
         this.#supervise(w, record);
       } catch (e) {
-        this.#log.warn({ err: e, uid }, "cannot read workload record; it will be reconciled from the controller");
+        this.#log.warn(
+          { err: e, uid },
+          "cannot read workload record; it will be reconciled from the controller",
+        );
       }
     }
   }
@@ -165,8 +207,12 @@ export class Agent {
         return this.#launcher.launch(cur, run, files);
       },
       adopt: (cur, proc) => this.#launcher.adopt(this.#paths(cur), cur.metadata.uid, proc),
-      persist: (rec) => { writeFileAtomic(paths.record, JSON.stringify(rec), 0o600); },
-      report: (cur, status) => { this.#queueReport(cur, status); },
+      persist: (rec) => {
+        writeFileAtomic(paths.record, JSON.stringify(rec), 0o600);
+      },
+      report: (cur, status) => {
+        this.#queueReport(cur, status);
+      },
     });
     this.#supervisors.set(uid, sup);
     sup.start(record);
@@ -181,11 +227,17 @@ export class Agent {
         const host =
           v.source.kind === "hostPath"
             ? gateHostDirectory(v.source.path, [this.#o.dataDir])
-            : gatePath(this.#o.dataDir, ["workloads", w.metadata.uid, "volumes", v.name], { mkdir: true });
+            : gatePath(this.#o.dataDir, ["workloads", w.metadata.uid, "volumes", v.name], {
+                mkdir: true,
+              });
         preopens.push({ guest: v.mountPath, host, readOnly: v.readOnly });
       }
     } catch (e) {
-      return { kind: "failed", reason: "VolumeError", message: e instanceof Error ? e.message : String(e) };
+      return {
+        kind: "failed",
+        reason: "VolumeError",
+        message: e instanceof Error ? e.message : String(e),
+      };
     }
     const mod = await this.#cache.ensure(w.spec.module);
     if (!mod.ok) return { kind: "failed", reason: mod.reason, message: mod.message };
@@ -214,14 +266,17 @@ export class Agent {
     if (this.#removing.has(uid)) return;
     const w = sup.workload;
     this.#log.info({ workload: w.metadata.name, uid }, "stopping removed workload");
-    const p = sup.stop().then(() => {
-      this.#supervisors.delete(uid);
-      this.#files.delete(uid);
-      this.#dirty.delete(uid);
-      const paths = this.#paths(w);
-      rmSync(paths.dir, { recursive: true, force: true });
-      rmSync(paths.logDir, { recursive: true, force: true });
-    }).finally(() => this.#removing.delete(uid));
+    const p = sup
+      .stop()
+      .then(() => {
+        this.#supervisors.delete(uid);
+        this.#files.delete(uid);
+        this.#dirty.delete(uid);
+        const paths = this.#paths(w);
+        rmSync(paths.dir, { recursive: true, force: true });
+        rmSync(paths.logDir, { recursive: true, force: true });
+      })
+      .finally(() => this.#removing.delete(uid));
     this.#removing.set(uid, p);
   }
 
@@ -237,14 +292,20 @@ export class Agent {
         await this.#register();
         delay = 500;
         for (const sup of this.#supervisors.values()) this.#queueReport(sup.workload, sup.status());
-        for await (const msg of this.#agent().watchAssignments({ nodeName: this.#o.nodeName }, { signal: this.#abort.signal })) {
+        for await (const msg of this.#agent().watchAssignments(
+          { nodeName: this.#o.nodeName },
+          { signal: this.#abort.signal },
+        )) {
           const snapshot = msg.workloads.map(workloadFromPbTrusted);
           this.#lastSnapshot = snapshot;
           this.reconcile(snapshot);
         }
       } catch (e) {
-        if (this.#abort.signal.aborted) return;
-        this.#log.warn({ err: e instanceof Error ? e.message : String(e) }, "controller connection lost; retrying");
+        if (this.#stopped()) return;
+        this.#log.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          "controller connection lost; retrying",
+        );
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 10_000);
@@ -256,7 +317,11 @@ export class Agent {
       {
         nodeName: this.#o.nodeName,
         labels: { ...this.#o.labels },
-        capacity: { cpuMillis: BigInt(cpus().length * 1000), memoryBytes: BigInt(totalmem()), workloads: BigInt(this.#o.maxWorkloads) },
+        capacity: {
+          cpuMillis: BigInt(cpus().length * 1000),
+          memoryBytes: BigInt(totalmem()),
+          workloads: BigInt(this.#o.maxWorkloads),
+        },
         hypervisor: "",
         realizer: existsSync("/etc/NIXOS") ? "nixos" : "direct",
         version: KCORE_VERSION,
@@ -268,12 +333,18 @@ export class Agent {
   }
 
   async #heartbeat(): Promise<void> {
-    const running = [...this.#supervisors.values()].filter((s) => s.state.kind === "Running").length;
+    const running = [...this.#supervisors.values()].filter(
+      (s) => s.state.kind === "Running",
+    ).length;
     try {
       await this.#agent().heartbeat(
         {
           nodeName: this.#o.nodeName,
-          usage: { cpuMillis: BigInt(Math.round((loadavg()[0] ?? 0) * 1000)), memoryBytes: BigInt(totalmem() - freemem()), workloads: BigInt(running) },
+          usage: {
+            cpuMillis: BigInt(Math.round((loadavg()[0] ?? 0) * 1000)),
+            memoryBytes: BigInt(totalmem() - freemem()),
+            workloads: BigInt(running),
+          },
         },
         { timeoutMs: 5000 },
       );
@@ -286,7 +357,9 @@ export class Agent {
     this.#dirty.set(w.metadata.uid, { w, status });
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => { void this.#flush(); });
+    setImmediate(() => {
+      void this.#flush();
+    });
   }
 
   async #flush(): Promise<void> {
@@ -298,15 +371,28 @@ export class Agent {
       await this.#agent().reportWorkloadStatus(
         {
           nodeName: this.#o.nodeName,
-          reports: batch.map(({ w, status }) => ({ name: w.metadata.name, uid: w.metadata.uid, status: statusToPb(status) })),
+          reports: batch.map(({ w, status }) => ({
+            name: w.metadata.name,
+            uid: w.metadata.uid,
+            status: statusToPb(status),
+          })),
         },
         { timeoutMs: 10_000 },
       );
     } catch (e) {
       if (this.#abort.signal.aborted) return;
-      this.#log.debug({ err: e instanceof Error ? e.message : String(e) }, "status report failed; will retry");
-      for (const b of batch) if (!this.#dirty.has(b.w.metadata.uid)) this.#dirty.set(b.w.metadata.uid, b);
-      setTimeout(() => { if (!this.#flushScheduled) { this.#flushScheduled = true; void this.#flush(); } }, 1000);
+      this.#log.debug(
+        { err: e instanceof Error ? e.message : String(e) },
+        "status report failed; will retry",
+      );
+      for (const b of batch)
+        if (!this.#dirty.has(b.w.metadata.uid)) this.#dirty.set(b.w.metadata.uid, b);
+      setTimeout(() => {
+        if (!this.#flushScheduled) {
+          this.#flushScheduled = true;
+          void this.#flush();
+        }
+      }, 1000);
     }
   }
 }

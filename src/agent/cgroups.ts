@@ -52,8 +52,13 @@ export function createGroup(cg: Cgroups, id: string, limits: GroupLimits): strin
     case "v2": {
       const dir = join(cg.root, id);
       mkdirSync(dir, { recursive: true });
-      if (limits.memoryBytes !== undefined) writeFileSync(join(dir, "memory.max"), String(limits.memoryBytes + PROCESS_OVERHEAD_BYTES));
-      if (limits.cpuMillis !== undefined) writeFileSync(join(dir, "cpu.max"), `${Math.max(1000, (limits.cpuMillis * periodUs) / 1000)} ${periodUs}`);
+      if (limits.memoryBytes !== undefined)
+        writeFileSync(join(dir, "memory.max"), String(limits.memoryBytes + PROCESS_OVERHEAD_BYTES));
+      if (limits.cpuMillis !== undefined)
+        writeFileSync(
+          join(dir, "cpu.max"),
+          `${Math.max(1000, (limits.cpuMillis * periodUs) / 1000)} ${periodUs}`,
+        );
       return [join(dir, "cgroup.procs")];
     }
     case "v1": {
@@ -61,10 +66,17 @@ export function createGroup(cg: Cgroups, id: string, limits: GroupLimits): strin
       const mem = join(cg.memoryRoot, id);
       mkdirSync(cpu, { recursive: true });
       mkdirSync(mem, { recursive: true });
-      if (limits.memoryBytes !== undefined) writeFileSync(join(mem, "memory.limit_in_bytes"), String(limits.memoryBytes + PROCESS_OVERHEAD_BYTES));
+      if (limits.memoryBytes !== undefined)
+        writeFileSync(
+          join(mem, "memory.limit_in_bytes"),
+          String(limits.memoryBytes + PROCESS_OVERHEAD_BYTES),
+        );
       if (limits.cpuMillis !== undefined) {
         writeFileSync(join(cpu, "cpu.cfs_period_us"), String(periodUs));
-        writeFileSync(join(cpu, "cpu.cfs_quota_us"), String(Math.max(1000, (limits.cpuMillis * periodUs) / 1000)));
+        writeFileSync(
+          join(cpu, "cpu.cfs_quota_us"),
+          String(Math.max(1000, (limits.cpuMillis * periodUs) / 1000)),
+        );
       }
       return [join(cpu, "cgroup.procs"), join(mem, "cgroup.procs")];
     }
@@ -92,7 +104,12 @@ export function wasOomKilled(cg: Cgroups, id: string): boolean {
 
 /** Removes a run's group once its processes are gone. */
 export function removeGroup(cg: Cgroups, id: string): void {
-  const dirs = cg.kind === "v2" ? [join(cg.root, id)] : cg.kind === "v1" ? [join(cg.cpuRoot, id), join(cg.memoryRoot, id)] : [];
+  const dirs =
+    cg.kind === "v2"
+      ? [join(cg.root, id)]
+      : cg.kind === "v1"
+        ? [join(cg.cpuRoot, id), join(cg.memoryRoot, id)]
+        : [];
   for (const d of dirs) {
     try {
       rmdirSync(d);

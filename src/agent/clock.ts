@@ -10,6 +10,8 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
-    return () => { clearTimeout(t); };
+    return () => {
+      clearTimeout(t);
+    };
   },
 };

@@ -51,10 +51,12 @@ export async function* readLogs(logDir: string, opts: ReadLogsOptions): AsyncGen
   const runs = logRuns(logDir);
   if (runs.length === 0) throw new KcoreError("NotFound", "no logs yet for this workload");
   const run = opts.previous ? runs.at(-2) : runs.at(-1);
-  if (run === undefined) throw new KcoreError("NotFound", "no previous run: the module has not been restarted");
+  if (run === undefined)
+    throw new KcoreError("NotFound", "no previous run: the module has not been restarted");
   const file = join(logDir, `${run}.log`);
   const rotated = `${file}.1`;
-  let content = (existsSync(rotated) ? readFileSync(rotated, "utf8") : "") + readFileSync(file, "utf8");
+  let content =
+    (existsSync(rotated) ? readFileSync(rotated, "utf8") : "") + readFileSync(file, "utf8");
   let offset = statSync(file).size;
   let rendered = renderRecords(content, opts.timestamps);
   if (opts.tailLines !== undefined) rendered = lastLines(rendered, opts.tailLines);
@@ -84,7 +86,14 @@ export async function* readLogs(logDir: string, opts: ReadLogsOptions): AsyncGen
     if (ended) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, pollMs);
-      opts.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+      opts.signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

@@ -9,7 +9,13 @@ import { writeFileAtomic } from "../util/atomic-file.js";
 /** Largest module the node downloads. */
 export const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
 
-export type FetchResult = { readonly ok: true; readonly path: string } | { readonly ok: false; readonly reason: "ModuleNotFound" | "InvalidModule"; readonly message: string };
+export type FetchResult =
+  | { readonly ok: true; readonly path: string }
+  | {
+      readonly ok: false;
+      readonly reason: "ModuleNotFound" | "InvalidModule";
+      readonly message: string;
+    };
 
 /**
  * Modules on this node, content-addressed under `<data-dir>/modules`. A module is verified
@@ -33,7 +39,11 @@ export class ModuleCache {
   ensure(ref: ModuleRef): Promise<FetchResult> {
     switch (ref.kind) {
       case "image":
-        return Promise.resolve({ ok: false, reason: "ModuleNotFound", message: `OCI image modules are not supported: ${ref.image}` });
+        return Promise.resolve({
+          ok: false,
+          reason: "ModuleNotFound",
+          message: `OCI image modules are not supported: ${ref.image}`,
+        });
       case "uploaded":
         return this.#ensure(ref.sha256, () => this.#fetchUploaded(ref.sha256));
       case "url":
@@ -52,11 +62,20 @@ export class ModuleCache {
         try {
           const bytes = await get();
           const actual = createHash("sha256").update(bytes).digest("hex");
-          if (actual !== sha256) return { ok: false, reason: "InvalidModule", message: `module sha256 mismatch (expected ${sha256}, got ${actual})` };
+          if (actual !== sha256)
+            return {
+              ok: false,
+              reason: "InvalidModule",
+              message: `module sha256 mismatch (expected ${sha256}, got ${actual})`,
+            };
           writeFileAtomic(path, bytes, 0o644);
           return { ok: true, path };
         } catch (e) {
-          return { ok: false, reason: "ModuleNotFound", message: `cannot fetch module ${sha256}: ${e instanceof Error ? e.message : String(e)}` };
+          return {
+            ok: false,
+            reason: "ModuleNotFound",
+            message: `cannot fetch module ${sha256}: ${e instanceof Error ? e.message : String(e)}`,
+          };
         } finally {
           this.#inflight.delete(sha256);
         }
@@ -78,9 +97,10 @@ async function download(url: string): Promise<Uint8Array> {
   if (!res.ok || !res.body) throw new Error(`GET ${url}: HTTP ${res.status}`);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of res.body) {
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     total += chunk.length;
-    if (total > MAX_DOWNLOAD_BYTES) throw new Error(`GET ${url}: larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+    if (total > MAX_DOWNLOAD_BYTES)
+      throw new Error(`GET ${url}: larger than ${MAX_DOWNLOAD_BYTES} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

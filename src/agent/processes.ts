@@ -36,7 +36,8 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
 export function memoryOf(pid: number): { rss: number; pss: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? "0") * 1024;
+    const field = (name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? "0") * 1024;
     return { rss: field("Rss"), pss: field("Pss") };
   } catch {
     return undefined;

@@ -1,6 +1,12 @@
 import type { Logger } from "pino";
 import type { BackoffPolicy } from "../domain/backoff.js";
-import { decideAfterExit, phaseOf, transition, type ExitInfo, type WorkloadState } from "../domain/workload-state.js";
+import {
+  decideAfterExit,
+  phaseOf,
+  transition,
+  type ExitInfo,
+  type WorkloadState,
+} from "../domain/workload-state.js";
 import type { WasmWorkload, WasmWorkloadStatus } from "../domain/wasm-workload.js";
 import type { Clock } from "./clock.js";
 
@@ -23,14 +29,28 @@ export interface SupervisorRecord {
   readonly restartCount: number;
   readonly streak: number;
   readonly run: number;
-  readonly process?: { readonly pid: number; readonly startTime: string; readonly startedAt: string; readonly run: number };
+  readonly process?: {
+    readonly pid: number;
+    readonly startTime: string;
+    readonly startedAt: string;
+    readonly run: number;
+  };
   readonly last?: ExitInfo;
   readonly done?: boolean;
 }
 
-export type Prepared = { readonly kind: "ready" } | { readonly kind: "failed"; readonly reason: "ModuleNotFound" | "InvalidModule" | "VolumeError"; readonly message: string };
+export type Prepared =
+  | { readonly kind: "ready" }
+  | {
+      readonly kind: "failed";
+      readonly reason: "ModuleNotFound" | "InvalidModule" | "VolumeError";
+      readonly message: string;
+    };
 
-export type Adopted = { readonly kind: "alive"; readonly process: LaunchedProcess } | { readonly kind: "exited"; readonly exit: ExitInfo } | { readonly kind: "gone" };
+export type Adopted =
+  | { readonly kind: "alive"; readonly process: LaunchedProcess }
+  | { readonly kind: "exited"; readonly exit: ExitInfo }
+  | { readonly kind: "gone" };
 
 /** The side effects a supervisor needs; the real ones spawn processes, tests pass fakes. */
 export interface SupervisorDeps {
@@ -81,7 +101,11 @@ export class WorkloadSupervisor {
 
   /** Starts supervising: adopts the process in `record` if it is still running, else starts anew. */
   start(record?: SupervisorRecord): void {
-    if (record && record.uid === this.#w.metadata.uid && record.generation === this.#w.metadata.generation) {
+    if (
+      record &&
+      record.uid === this.#w.metadata.uid &&
+      record.generation === this.#w.metadata.generation
+    ) {
       this.#restartCount = record.restartCount;
       this.#streak = record.streak;
       this.#run = record.run;
@@ -95,7 +119,11 @@ export class WorkloadSupervisor {
             return;
           case "exited":
             this.#proc = undefined;
-            this.#set({ kind: "Running", pid: record.process.pid, startedAt: record.process.startedAt });
+            this.#set({
+              kind: "Running",
+              pid: record.process.pid,
+              startedAt: record.process.startedAt,
+            });
             this.#exited(adopted.exit, Date.parse(adopted.exit.startedAt));
             return;
           case "gone":
@@ -114,7 +142,10 @@ export class WorkloadSupervisor {
     const changed = w.metadata.generation !== this.#w.metadata.generation;
     this.#w = w;
     if (!changed) return;
-    this.#deps.logger.info({ generation: w.metadata.generation }, "spec changed: restarting module");
+    this.#deps.logger.info(
+      { generation: w.metadata.generation },
+      "spec changed: restarting module",
+    );
     await this.stop();
     this.#stopping = undefined;
     this.#restartCount = 0;
@@ -142,7 +173,9 @@ export class WorkloadSupervisor {
         if (graceSeconds === 0) proc.signal("SIGKILL");
         else {
           proc.signal("SIGTERM");
-          this.#cancelTimer = this.#deps.clock.setTimeout(() => { proc.signal("SIGKILL"); }, graceSeconds * 1000);
+          this.#cancelTimer = this.#deps.clock.setTimeout(() => {
+            proc.signal("SIGKILL");
+          }, graceSeconds * 1000);
         }
         await proc.exited.catch(() => undefined);
         return;
@@ -155,7 +188,16 @@ export class WorkloadSupervisor {
         return;
       case "Waiting":
       case "SetupFailed":
-        this.#set({ kind: "Terminated", last: this.#last ?? { exitCode: 0, reason: "Killed", message: "stopped before it started", startedAt: "", finishedAt: new Date(this.#deps.clock.now()).toISOString() } });
+        this.#set({
+          kind: "Terminated",
+          last: this.#last ?? {
+            exitCode: 0,
+            reason: "Killed",
+            message: "stopped before it started",
+            startedAt: "",
+            finishedAt: new Date(this.#deps.clock.now()).toISOString(),
+          },
+        });
         return;
       case "Terminated":
         return;
@@ -169,22 +211,31 @@ export class WorkloadSupervisor {
     try {
       prepared = await this.#deps.prepare(this.#w);
     } catch (e) {
-      prepared = { kind: "failed", reason: "InvalidModule", message: e instanceof Error ? e.message : String(e) };
+      prepared = {
+        kind: "failed",
+        reason: "InvalidModule",
+        message: e instanceof Error ? e.message : String(e),
+      };
     }
-    if (this.#stopping) return;
+    if (this.#isStopping()) return;
     if (prepared.kind === "failed") {
       this.#message = prepared.message;
       this.#set({ kind: "SetupFailed", reason: prepared.reason, message: prepared.message });
       // Retried: the module may be uploaded, or the volume created, later.
       this.#streak += 1;
-      const delay = Math.min(this.#deps.backoff.initialMs * 2 ** Math.min(this.#streak - 1, 20), this.#deps.backoff.maxMs);
-      this.#cancelTimer = this.#deps.clock.setTimeout(() => { void this.#launch(); }, delay);
+      const delay = Math.min(
+        this.#deps.backoff.initialMs * 2 ** Math.min(this.#streak - 1, 20),
+        this.#deps.backoff.maxMs,
+      );
+      this.#cancelTimer = this.#deps.clock.setTimeout(() => {
+        void this.#launch();
+      }, delay);
       return;
     }
     this.#message = "";
     try {
       const proc = await this.#deps.launch(this.#w, this.#run);
-      if (this.#stopping) {
+      if (this.#isStopping()) {
         proc.signal("SIGKILL");
         return;
       }
@@ -194,8 +245,22 @@ export class WorkloadSupervisor {
       this.#deps.logger.error({ err: e }, "cannot start module process");
       const now = new Date(this.#deps.clock.now()).toISOString();
       this.#set({ kind: "Running", pid: 0, startedAt: now });
-      this.#exited({ exitCode: 1, reason: "Error", message: `cannot start module process: ${message}`, startedAt: now, finishedAt: now }, this.#deps.clock.now());
+      this.#exited(
+        {
+          exitCode: 1,
+          reason: "Error",
+          message: `cannot start module process: ${message}`,
+          startedAt: now,
+          finishedAt: now,
+        },
+        this.#deps.clock.now(),
+      );
     }
+  }
+
+  /** Read through a method so that checks after an await are not narrowed away. */
+  #isStopping(): boolean {
+    return this.#stopping !== undefined;
   }
 
   #running(proc: LaunchedProcess): void {
@@ -203,10 +268,21 @@ export class WorkloadSupervisor {
     this.#set({ kind: "Running", pid: proc.pid, startedAt: proc.startedAt });
     const startedMs = this.#deps.clock.now();
     proc.exited.then(
-      (exit) => { this.#exited(exit, Date.parse(exit.startedAt) || startedMs); },
+      (exit) => {
+        this.#exited(exit, Date.parse(exit.startedAt) || startedMs);
+      },
       (e: unknown) => {
         const now = new Date(this.#deps.clock.now()).toISOString();
-        this.#exited({ exitCode: 1, reason: "Error", message: String(e), startedAt: proc.startedAt, finishedAt: now }, startedMs);
+        this.#exited(
+          {
+            exitCode: 1,
+            reason: "Error",
+            message: String(e),
+            startedAt: proc.startedAt,
+            finishedAt: now,
+          },
+          startedMs,
+        );
       },
     );
   }
@@ -221,7 +297,13 @@ export class WorkloadSupervisor {
       return;
     }
     const ranMs = Math.max(0, this.#deps.clock.now() - startedMs);
-    const decision = decideAfterExit(this.#w.spec.restartPolicy, exit, this.#streak, ranMs, this.#deps.backoff);
+    const decision = decideAfterExit(
+      this.#w.spec.restartPolicy,
+      exit,
+      this.#streak,
+      ranMs,
+      this.#deps.backoff,
+    );
     switch (decision.kind) {
       case "done":
         this.#set({ kind: "Terminated", last: exit });
@@ -241,8 +323,12 @@ export class WorkloadSupervisor {
 
   #set(next: WorkloadState): void {
     const from = this.#state;
-    this.#state = from.kind === next.kind && from.kind !== "Waiting" && from.kind !== "SetupFailed" ? next : transition(from, next);
-    if (from.kind !== next.kind) this.#deps.logger.debug({ from: from.kind, to: next.kind }, "workload state");
+    this.#state =
+      from.kind === next.kind && from.kind !== "Waiting" && from.kind !== "SetupFailed"
+        ? next
+        : transition(from, next);
+    if (from.kind !== next.kind)
+      this.#deps.logger.debug({ from: from.kind, to: next.kind }, "workload state");
     this.#deps.persist(this.record());
     this.#deps.report(this.#w, this.status());
   }
@@ -250,7 +336,8 @@ export class WorkloadSupervisor {
   /** The record to keep on disk. */
   record(): SupervisorRecord {
     const s = this.#state;
-    const proc = (s.kind === "Running" || s.kind === "Terminating") && this.#proc ? this.#proc : undefined;
+    const proc =
+      (s.kind === "Running" || s.kind === "Terminating") && this.#proc ? this.#proc : undefined;
     return {
       name: this.#w.metadata.name,
       uid: this.#w.metadata.uid,
@@ -258,7 +345,16 @@ export class WorkloadSupervisor {
       restartCount: this.#restartCount,
       streak: this.#streak,
       run: this.#run,
-      ...(proc ? { process: { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt, run: this.#run } } : {}),
+      ...(proc
+        ? {
+            process: {
+              pid: proc.pid,
+              startTime: proc.startTime,
+              startedAt: proc.startedAt,
+              run: this.#run,
+            },
+          }
+        : {}),
       ...(this.#last ? { last: this.#last } : {}),
       ...(s.kind === "Terminated" ? { done: true } : {}),
     };
@@ -271,10 +367,13 @@ export class WorkloadSupervisor {
     const running = s.kind === "Running" || s.kind === "Terminating";
     const last = this.#last;
     const message =
-      s.kind === "SetupFailed" ? s.message
-      : s.kind === "BackOff" ? `back-off ${Math.max(0, Math.round((s.restartAtMs - this.#deps.clock.now()) / 1000))}s before restarting the module (last exit code ${s.last.exitCode})`
-      : s.kind === "Terminated" ? s.last.message
-      : this.#message;
+      s.kind === "SetupFailed"
+        ? s.message
+        : s.kind === "BackOff"
+          ? `back-off ${Math.max(0, Math.round((s.restartAtMs - this.#deps.clock.now()) / 1000))}s before restarting the module (last exit code ${s.last.exitCode})`
+          : s.kind === "Terminated"
+            ? s.last.message
+            : this.#message;
     return {
       phase,
       reason,

@@ -13,13 +13,22 @@ import { processStartTime, signalProcess } from "./processes.js";
 import type { Adopted, LaunchedProcess, SupervisorRecord } from "./supervisor.js";
 
 /** The runner script, next to this file in the build. */
-export const RUNNER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "wasm", "runner-main.js");
+export const RUNNER_SCRIPT = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "wasm",
+  "runner-main.js",
+);
 
 /** Most bytes one run's log file grows to before it is rotated. */
 export const MAX_LOG_BYTES = 10 * 1024 * 1024;
 
 /** Node flags for module processes: small heaps, no warnings on the module's stderr. */
-const NODE_FLAGS = ["--disable-warning=ExperimentalWarning", "--max-semi-space-size=1", "--max-old-space-size=64"];
+const NODE_FLAGS = [
+  "--disable-warning=ExperimentalWarning",
+  "--max-semi-space-size=1",
+  "--max-old-space-size=64",
+];
 
 export interface LauncherOptions {
   readonly logger: Logger;
@@ -39,24 +48,56 @@ function cgroupId(uid: string, run: number): string {
 }
 
 /** How a run ended, from the runner's own record or, failing that, from what the kernel says. */
-function readExit(paths: WorkloadPaths, run: number, cg: Cgroups, uid: string, startedAt: string, signal: NodeJS.Signals | null, code: number | null): ExitInfo {
+function readExit(
+  paths: WorkloadPaths,
+  run: number,
+  cg: Cgroups,
+  uid: string,
+  startedAt: string,
+  signal: NodeJS.Signals | null,
+  code: number | null,
+): ExitInfo {
   const file = paths.runExit(run);
   if (existsSync(file)) {
     try {
       const r = JSON.parse(readFileSync(file, "utf8")) as RunnerExit;
-      return { exitCode: r.exitCode, reason: r.reason, message: r.message, startedAt: r.startedAt, finishedAt: r.finishedAt };
+      return {
+        exitCode: r.exitCode,
+        reason: r.reason,
+        message: r.message,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
+      };
     } catch {
       // a torn record cannot happen (atomic rename); fall through to the kernel's view
     }
   }
   const finishedAt = new Date().toISOString();
   if (wasOomKilled(cg, cgroupId(uid, run))) {
-    return { exitCode: 137, reason: "OOMKilled", message: "the module's process exceeded its memory limit and was killed by the kernel", startedAt, finishedAt };
+    return {
+      exitCode: 137,
+      reason: "OOMKilled",
+      message: "the module's process exceeded its memory limit and was killed by the kernel",
+      startedAt,
+      finishedAt,
+    };
   }
   if (signal !== null || code === null) {
-    return { exitCode: 137, reason: "Killed", message: `killed by ${signal ?? "a signal"}`, startedAt, finishedAt };
+    return {
+      exitCode: 137,
+      reason: "Killed",
+      message: `killed by ${signal ?? "a signal"}`,
+      startedAt,
+      finishedAt,
+    };
   }
-  return { exitCode: code, reason: code === 0 ? "Completed" : "Error", message: "the module's process ended without recording its exit", startedAt, finishedAt };
+  return {
+    exitCode: code,
+    reason: code === 0 ? "Completed" : "Error",
+    message: "the module's process ended without recording its exit",
+    startedAt,
+    finishedAt,
+  };
 }
 
 /** Starts module processes that outlive the agent, and re-attaches to them after a restart. */
@@ -81,7 +122,9 @@ export class WasmLauncher {
       args: w.spec.args,
       env: w.spec.env,
       preopens: files.preopens,
-      ...(w.spec.limits.memoryBytes === undefined ? {} : { memoryLimitBytes: w.spec.limits.memoryBytes }),
+      ...(w.spec.limits.memoryBytes === undefined
+        ? {}
+        : { memoryLimitBytes: w.spec.limits.memoryBytes }),
       logPath: paths.runLog(run),
       exitPath: paths.runExit(run),
       maxLogBytes: MAX_LOG_BYTES,
@@ -96,7 +139,9 @@ export class WasmLauncher {
     });
     const pid = child.pid;
     if (pid === undefined) {
-      return new Promise((_, reject) => { child.once("error", reject); });
+      return new Promise((_, reject) => {
+        child.once("error", reject);
+      });
     }
     child.unref();
     const startTime = processStartTime(pid) ?? "";
@@ -107,29 +152,57 @@ export class WasmLauncher {
         removeGroup(this.#opts.cgroups, cgroupId(uid, run));
       });
     });
-    return Promise.resolve({ pid, startTime, startedAt, exited, signal: (s) => { signalProcess(pid, s); } });
+    return Promise.resolve({
+      pid,
+      startTime,
+      startedAt,
+      exited,
+      signal: (s) => {
+        signalProcess(pid, s);
+      },
+    });
   }
 
-  adopt(paths: WorkloadPaths, uid: string, proc: NonNullable<SupervisorRecord["process"]>): Adopted {
+  adopt(
+    paths: WorkloadPaths,
+    uid: string,
+    proc: NonNullable<SupervisorRecord["process"]>,
+  ): Adopted {
     const alive = processStartTime(proc.pid) === proc.startTime && proc.startTime !== "";
     if (!alive) {
       const exitFile = paths.runExit(proc.run);
       if (!existsSync(exitFile) && !wasOomKilled(this.#opts.cgroups, cgroupId(uid, proc.run))) {
-        return { kind: "exited", exit: readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, "SIGKILL", null) };
+        return {
+          kind: "exited",
+          exit: readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, "SIGKILL", null),
+        };
       }
-      return { kind: "exited", exit: readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, null, null) };
+      return {
+        kind: "exited",
+        exit: readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, null, null),
+      };
     }
     const exited = new Promise<ExitInfo>((resolve) => {
       const timer = setInterval(() => {
         if (processStartTime(proc.pid) === proc.startTime) return;
         clearInterval(timer);
-        resolve(readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, "SIGKILL", null));
+        resolve(
+          readExit(paths, proc.run, this.#opts.cgroups, uid, proc.startedAt, "SIGKILL", null),
+        );
         removeGroup(this.#opts.cgroups, cgroupId(uid, proc.run));
       }, this.#opts.pollMs);
     });
     return {
       kind: "alive",
-      process: { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt, exited, signal: (s) => { signalProcess(proc.pid, s); } },
+      process: {
+        pid: proc.pid,
+        startTime: proc.startTime,
+        startedAt: proc.startedAt,
+        exited,
+        signal: (s) => {
+          signalProcess(proc.pid, s);
+        },
+      },
     };
   }
 }

@@ -1,16 +1,34 @@
 import { create } from "@bufbuild/protobuf";
-import { NodeApproval as PbApproval, NodeSchema, type Node as PbNode, type ResourceList as PbResourceList } from "../gen/kcore/v1/node_pb.js";
+import {
+  NodeApproval as PbApproval,
+  NodeSchema,
+  type Node as PbNode,
+  type ResourceList as PbResourceList,
+} from "../gen/kcore/v1/node_pb.js";
 import type { Node, NodeApproval, ResourceList } from "../domain/node.js";
 import { metaToProto } from "./convert-meta.js";
 
-const APPROVAL_TO_PB = { Pending: PbApproval.PENDING, Approved: PbApproval.APPROVED, Rejected: PbApproval.REJECTED } as const satisfies Record<NodeApproval, PbApproval>;
+const APPROVAL_TO_PB = {
+  Pending: PbApproval.PENDING,
+  Approved: PbApproval.APPROVED,
+  Rejected: PbApproval.REJECTED,
+} as const satisfies Record<NodeApproval, PbApproval>;
 
-export function resourcesToPb(r: ResourceList): { cpuMillis: bigint; memoryBytes: bigint; workloads: bigint } {
-  return { cpuMillis: BigInt(r.cpuMillis), memoryBytes: BigInt(r.memoryBytes), workloads: BigInt(r.workloads) };
+export function resourcesToPb(r: ResourceList): {
+  cpuMillis: bigint;
+  memoryBytes: bigint;
+  workloads: bigint;
+} {
+  return {
+    cpuMillis: BigInt(r.cpuMillis),
+    memoryBytes: BigInt(r.memoryBytes),
+    workloads: BigInt(r.workloads),
+  };
 }
 
 export function resourcesFromPb(r: PbResourceList | undefined): ResourceList {
-  const n = (v: bigint | undefined): number => Math.max(0, Math.min(Number(v ?? 0n), Number.MAX_SAFE_INTEGER));
+  const n = (v: bigint | undefined): number =>
+    Math.max(0, Math.min(Number(v ?? 0n), Number.MAX_SAFE_INTEGER));
   return { cpuMillis: n(r?.cpuMillis), memoryBytes: n(r?.memoryBytes), workloads: n(r?.workloads) };
 }
 
@@ -44,6 +62,8 @@ export function approvalFromPb(a: PbApproval): NodeApproval {
       return "Approved";
     case PbApproval.REJECTED:
       return "Rejected";
+    case PbApproval.UNSPECIFIED:
+      return "Pending";
     default:
       return "Pending";
   }

@@ -26,8 +26,17 @@ import {
 } from "../gen/kcore/v1/wasm_workload_pb.js";
 import { metaToProto } from "./convert-meta.js";
 
-const POLICY_TO_PB = { Always: PbRestartPolicy.ALWAYS, OnFailure: PbRestartPolicy.ON_FAILURE, Never: PbRestartPolicy.NEVER } as const satisfies Record<RestartPolicy, PbRestartPolicy>;
-const PHASE_TO_PB = { Pending: PbPhase.PENDING, Running: PbPhase.RUNNING, Succeeded: PbPhase.SUCCEEDED, Failed: PbPhase.FAILED } as const satisfies Record<WorkloadPhase, PbPhase>;
+const POLICY_TO_PB = {
+  Always: PbRestartPolicy.ALWAYS,
+  OnFailure: PbRestartPolicy.ON_FAILURE,
+  Never: PbRestartPolicy.NEVER,
+} as const satisfies Record<RestartPolicy, PbRestartPolicy>;
+const PHASE_TO_PB = {
+  Pending: PbPhase.PENDING,
+  Running: PbPhase.RUNNING,
+  Succeeded: PbPhase.SUCCEEDED,
+  Failed: PbPhase.FAILED,
+} as const satisfies Record<WorkloadPhase, PbPhase>;
 
 function policyFromPb(field: string, p: PbRestartPolicy): RestartPolicy | undefined {
   switch (p) {
@@ -95,12 +104,18 @@ export function rawSpecFromPb(spec: PbSpec | undefined): RawWasmWorkloadSpec {
     ...(policy === undefined ? {} : { restartPolicy: policy }),
     resources: { limits: { memory: spec.limits?.memory ?? "", cpu: spec.limits?.cpu ?? "" } },
     nodeSelector: spec.nodeSelector,
-    ...(spec.terminationGracePeriodSeconds === undefined ? {} : { terminationGracePeriodSeconds: Number(spec.terminationGracePeriodSeconds) }),
+    ...(spec.terminationGracePeriodSeconds === undefined
+      ? {}
+      : { terminationGracePeriodSeconds: Number(spec.terminationGracePeriodSeconds) }),
   };
 }
 
 /** Parses an apply request's workload into validated name, labels and spec. */
-export function workloadFromPb(w: PbWasmWorkload | undefined): { name: SafeName; labels: Record<string, string>; spec: WasmWorkloadSpec } {
+export function workloadFromPb(w: PbWasmWorkload | undefined): {
+  name: SafeName;
+  labels: Record<string, string>;
+  spec: WasmWorkloadSpec;
+} {
   if (!w) throw new InvalidFieldError("workload", "is required");
   const name = parseName("metadata.name", w.metadata?.name ?? "");
   const labels = { ...parseLabels("metadata.labels", w.metadata?.labels ?? {}) };
@@ -122,7 +137,10 @@ export function specToPb(s: WasmWorkloadSpec): PbSpec {
     volumes: s.volumes.map((v) => ({
       name: v.name,
       mountPath: v.mountPath,
-      source: v.source.kind === "hostPath" ? { case: "hostPath" as const, value: v.source.path } : { case: "emptyDir" as const, value: {} },
+      source:
+        v.source.kind === "hostPath"
+          ? { case: "hostPath" as const, value: v.source.path }
+          : { case: "emptyDir" as const, value: {} },
       readOnly: v.readOnly,
     })),
     restartPolicy: POLICY_TO_PB[s.restartPolicy],
@@ -150,7 +168,10 @@ export function statusToPb(s: WasmWorkloadStatus): PbStatus {
 }
 
 /** Parses a status reported by a node. */
-export function statusFromPb(field: string, s: PbStatus | undefined): Omit<WasmWorkloadStatus, "node"> {
+export function statusFromPb(
+  field: string,
+  s: PbStatus | undefined,
+): Omit<WasmWorkloadStatus, "node"> {
   if (!s) throw new InvalidFieldError(field, "is required");
   const text = (f: string, v: string, max: number): string => {
     if (v.length > max) throw new InvalidFieldError(`${field}.${f}`, `longer than ${max}`);
@@ -169,7 +190,11 @@ export function statusFromPb(field: string, s: PbStatus | undefined): Omit<WasmW
 }
 
 export function workloadToPb(w: WasmWorkload): PbWasmWorkload {
-  return create(WasmWorkloadSchema, { metadata: metaToProto(w.metadata), spec: specToPb(w.spec), status: statusToPb(w.status) });
+  return create(WasmWorkloadSchema, {
+    metadata: metaToProto(w.metadata),
+    spec: specToPb(w.spec),
+    status: statusToPb(w.status),
+  });
 }
 
 /** Wire workload back to the domain (kctl and the agent read what the controller validated). */
@@ -186,6 +211,12 @@ export function workloadFromPbTrusted(w: PbWasmWorkload): WasmWorkload {
       creationTimestamp: m?.creationTimestamp ?? "",
     },
     spec,
-    status: { ...statusFromPb("status", w.status ?? create(WasmWorkloadStatusSchema, { phase: PbPhase.PENDING })), node: w.status?.node ?? "" },
+    status: {
+      ...statusFromPb(
+        "status",
+        w.status ?? create(WasmWorkloadStatusSchema, { phase: PbPhase.PENDING }),
+      ),
+      node: w.status?.node ?? "",
+    },
   };
 }

@@ -23,7 +23,11 @@ export interface CallContext {
 }
 
 type Unary<M> = (req: Req<M>, ctx: CallContext) => Promise<ResInit<M>>;
-type ServerStream<M> = (req: Req<M>, ctx: CallContext, send: (msg: ResInit<M>) => void) => Promise<void>;
+type ServerStream<M> = (
+  req: Req<M>,
+  ctx: CallContext,
+  send: (msg: ResInit<M>) => void,
+) => Promise<void>;
 
 /** Handlers for every method of a service, typed from its generated descriptor. */
 export type ServiceImpl<S extends DescService> = {
@@ -42,7 +46,10 @@ export interface GateOptions {
   readonly observe?: CallObserver;
 }
 
-type AnyCall = { getAuthContext(): { sslPeerCertificate?: { subject: { CN?: unknown } } } | null; request?: unknown };
+type AnyCall = {
+  getAuthContext(): { sslPeerCertificate?: { subject: { CN?: unknown } } } | null;
+  request?: unknown;
+};
 
 function peerIdentity(call: AnyCall): Identity | undefined {
   const cn = call.getAuthContext()?.sslPeerCertificate?.subject.CN;
@@ -55,7 +62,8 @@ function peerIdentity(call: AnyCall): Identity | undefined {
  */
 function admit(method: string, call: AnyCall): Identity {
   const identity = peerIdentity(call);
-  if (identity === undefined) throw new KcoreError("Unauthenticated", "a client certificate is required");
+  if (identity === undefined)
+    throw new KcoreError("Unauthenticated", "a client certificate is required");
   const decision = authorize(method, identity);
   switch (decision.kind) {
     case "allow":
@@ -63,7 +71,9 @@ function admit(method: string, call: AnyCall): Identity {
     case "allow-as-node": {
       const req = (call.request ?? {}) as { nodeName?: unknown };
       if (typeof req.nodeName === "string" && req.nodeName !== decision.nodeName) {
-        throw new PermissionDeniedError(`${describeIdentity(identity)} may act only as node '${decision.nodeName}', not '${req.nodeName}'`);
+        throw new PermissionDeniedError(
+          `${describeIdentity(identity)} may act only as node '${decision.nodeName}', not '${req.nodeName}'`,
+        );
       }
       return identity;
     }
@@ -73,7 +83,12 @@ function admit(method: string, call: AnyCall): Identity {
 }
 
 /** Registers a service with every method behind the gate. */
-export function addGatedService<S extends DescService>(server: Server, service: S, impl: ServiceImpl<S>, opts: GateOptions): void {
+export function addGatedService<S extends DescService>(
+  server: Server,
+  service: S,
+  impl: ServiceImpl<S>,
+  opts: GateOptions,
+): void {
   const handlers: UntypedServiceImplementation = {};
   const byName = impl as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   for (const m of service.methods) {
@@ -86,11 +101,17 @@ export function addGatedService<S extends DescService>(server: Server, service: 
       return s;
     };
     if (m.methodKind === "unary") {
-      handlers[m.localName] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      handlers[m.localName] = (
+        call: ServerUnaryCall<unknown, unknown>,
+        callback: sendUnaryData<unknown>,
+      ) => {
         const started = process.hrtime.bigint();
         const ac = new AbortController();
-        call.on("cancelled", () => { ac.abort(); });
-        const done = (code: Status): void => opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        call.on("cancelled", () => {
+          ac.abort();
+        });
+        const done = (code: Status): void =>
+          opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
         let identity: Identity;
         try {
           identity = admit(path, call);
@@ -101,17 +122,29 @@ export function addGatedService<S extends DescService>(server: Server, service: 
           return;
         }
         fn(call.request, { identity, method: path, signal: ac.signal }).then(
-          (res) => { done(Status.OK); callback(null, res); },
-          (e: unknown) => { const s = fail(e); done(s.code); callback(s); },
+          (res) => {
+            done(Status.OK);
+            callback(null, res);
+          },
+          (e: unknown) => {
+            const s = fail(e);
+            done(s.code);
+            callback(s);
+          },
         );
       };
     } else if (m.methodKind === "server_streaming") {
       handlers[m.localName] = (call: ServerWritableStream<unknown, unknown>) => {
         const started = process.hrtime.bigint();
         const ac = new AbortController();
-        call.on("cancelled", () => { ac.abort(); });
-        call.on("close", () => { ac.abort(); });
-        const done = (code: Status): void => opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        call.on("cancelled", () => {
+          ac.abort();
+        });
+        call.on("close", () => {
+          ac.abort();
+        });
+        const done = (code: Status): void =>
+          opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
         let identity: Identity;
         try {
           identity = admit(path, call);
@@ -121,9 +154,14 @@ export function addGatedService<S extends DescService>(server: Server, service: 
           call.emit("error", s);
           return;
         }
-        const send = (msg: unknown): void => { if (!ac.signal.aborted) call.write(msg); };
+        const send = (msg: unknown): void => {
+          if (!ac.signal.aborted) call.write(msg);
+        };
         fn(call.request, { identity, method: path, signal: ac.signal }, send).then(
-          () => { done(Status.OK); if (!ac.signal.aborted) call.end(); },
+          () => {
+            done(Status.OK);
+            if (!ac.signal.aborted) call.end();
+          },
           (e: unknown) => {
             const s = fail(e);
             done(s.code);
@@ -142,7 +180,11 @@ export function addGatedService<S extends DescService>(server: Server, service: 
  * Puts a handler written directly against grpc-js (server reflection) behind the same
  * authorisation check. Only the identity check applies: such handlers have no node field.
  */
-export function gateRawHandler(path: string, handler: unknown, opts: GateOptions): (call: AnyCall & { emit(e: string, s: unknown): void }, cb?: (e: unknown) => void) => void {
+export function gateRawHandler(
+  path: string,
+  handler: unknown,
+  opts: GateOptions,
+): (call: AnyCall & { emit(e: string, s: unknown): void }, cb?: (e: unknown) => void) => void {
   return (call, cb) => {
     try {
       admit(path, call);

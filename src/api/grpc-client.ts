@@ -1,5 +1,12 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { makeGenericClientConstructor, type CallOptions, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  makeGenericClientConstructor,
+  type CallOptions,
+  type ChannelCredentials,
+  type Client,
+  type ClientReadableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { grpcServiceDefinition, type ReqInit, type Res } from "./grpc-service.js";
 import { fromGrpcError } from "./grpc-errors.js";
 
@@ -33,15 +40,30 @@ export const CLIENT_OPTIONS = {
   "grpc.default_authority": "kcore",
 } as const;
 
-type RawUnary = (req: unknown, options: CallOptions, cb: (e: ServiceError | null, res?: unknown) => void) => { cancel(): void };
+type RawUnary = (
+  req: unknown,
+  options: CallOptions,
+  cb: (e: ServiceError | null, res?: unknown) => void,
+) => { cancel(): void };
 type RawStream = (req: unknown, options: CallOptions) => ClientReadableStream<unknown>;
 
 /** Creates a typed client of `service` at `address` (host:port), over the given credentials. */
-export function createClient<S extends DescService>(service: S, address: string, creds: ChannelCredentials, channel?: Client): ServiceClient<S> {
+export function createClient<S extends DescService>(
+  service: S,
+  address: string,
+  creds: ChannelCredentials,
+  channel?: Client,
+): ServiceClient<S> {
   const Ctor = makeGenericClientConstructor(grpcServiceDefinition(service), service.typeName);
-  const raw = channel ? new Ctor(address, creds, { channelOverride: channel.getChannel() }) : new Ctor(address, creds, CLIENT_OPTIONS);
+  const raw = channel
+    ? new Ctor(address, creds, { channelOverride: channel.getChannel() })
+    : new Ctor(address, creds, CLIENT_OPTIONS);
   const rawMethods = raw as unknown as Record<string, RawUnary | RawStream>;
-  const out: Record<string, unknown> = { close: () => { raw.close(); } };
+  const out: Record<string, unknown> = {
+    close: () => {
+      raw.close();
+    },
+  };
   for (const m of service.methods) {
     const fn = rawMethods[m.localName];
     if (fn === undefined) throw new Error(`client has no ${m.localName}`);
@@ -50,15 +72,26 @@ export function createClient<S extends DescService>(service: S, address: string,
     if (m.methodKind === "unary") {
       out[m.localName] = (req: unknown, opts?: CallOpts) =>
         new Promise((resolve, reject) => {
-          const cb = (e: ServiceError | null, res?: unknown): void => { if (e) reject(fromGrpcError(e)); else resolve(res); };
-          const call = (fn as RawUnary).call(raw, req, options(opts), cb);
-          opts?.signal?.addEventListener("abort", () => { call.cancel(); }, { once: true });
+          const cb = (e: ServiceError | null, res?: unknown): void => {
+            if (e) reject(fromGrpcError(e));
+            else resolve(res);
+          };
+          const call = fn.call(raw, req, options(opts), cb);
+          opts?.signal?.addEventListener(
+            "abort",
+            () => {
+              call.cancel();
+            },
+            { once: true },
+          );
         });
     } else if (m.methodKind === "server_streaming") {
       out[m.localName] = (req: unknown, opts?: CallOpts) => ({
         async *[Symbol.asyncIterator]() {
           const call = (fn as RawStream).call(raw, req, options(opts));
-          const onAbort = (): void => { call.cancel(); };
+          const onAbort = (): void => {
+            call.cancel();
+          };
           opts?.signal?.addEventListener("abort", onAbort, { once: true });
           try {
             for await (const msg of call) yield msg;

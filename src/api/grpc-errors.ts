@@ -14,11 +14,14 @@ export const GRPC_CODE = {
   Internal: Status.INTERNAL,
 } as const satisfies Record<ErrorCode, Status>;
 
-const FROM_GRPC = new Map<number, ErrorCode>(Object.entries(GRPC_CODE).map(([k, v]) => [v, k as ErrorCode]));
+const FROM_GRPC = new Map<number, ErrorCode>(
+  Object.entries(GRPC_CODE).map(([k, v]) => [v, k as ErrorCode]),
+);
 
 /** What a server sends for an error: known errors keep their message; others become INTERNAL. */
 export function toGrpcStatus(error: unknown): { code: Status; details: string; known: boolean } {
-  if (error instanceof KcoreError) return { code: GRPC_CODE[error.code], details: error.message, known: true };
+  if (error instanceof KcoreError)
+    return { code: GRPC_CODE[error.code], details: error.message, known: true };
   return { code: Status.INTERNAL, details: "internal error", known: false };
 }
 
@@ -27,9 +30,12 @@ export function fromGrpcError(error: unknown): KcoreError {
   if (error instanceof KcoreError) return error;
   const e = error as Partial<ServiceError>;
   if (typeof e.code === "number") {
-    const code = FROM_GRPC.get(e.code) ?? (e.code === Status.DEADLINE_EXCEEDED ? "Unavailable" : "Internal");
+    const code =
+      FROM_GRPC.get(e.code) ?? (e.code === Status.DEADLINE_EXCEEDED ? "Unavailable" : "Internal");
     const details = e.details !== undefined && e.details !== "" ? e.details : String(e.message);
     return new KcoreError(code, details, { cause: error });
   }
-  return new KcoreError("Internal", error instanceof Error ? error.message : String(error), { cause: error });
+  return new KcoreError("Internal", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
 }

@@ -1,4 +1,12 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 
 /** The grpc-js service definition of a protobuf-es service: binary protobuf on the wire. */
@@ -24,7 +32,8 @@ export function methodPath(service: DescService, method: string): string {
 }
 
 function serializer(schema: DescMessage): (value: unknown) => Buffer {
-  return (value) => Buffer.from(toBinary(schema, create(schema, value as MessageInitShape<DescMessage>)));
+  return (value) =>
+    Buffer.from(toBinary(schema, create(schema, value as MessageInitShape<DescMessage>)));
 }
 
 /** Message types of a method descriptor in a generated service. */

@@ -35,16 +35,38 @@ function allFiles(files: readonly DescFile[]): DescFile[] {
 
 /** Adds grpc.health.v1 and server reflection (v1 and v1alpha) for the kcore.v1 API. */
 export function addStandardServices(server: Server, gate: GateOptions): void {
-  addGatedService(server, Health, {
-    check: () => Promise.resolve({ status: HealthCheckResponse_ServingStatus.SERVING }),
-    watch: async (_req, ctx, send) => {
-      send({ status: HealthCheckResponse_ServingStatus.SERVING });
-      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => { resolve(); }, { once: true }));
+  addGatedService(
+    server,
+    Health,
+    {
+      check: () => Promise.resolve({ status: HealthCheckResponse_ServingStatus.SERVING }),
+      watch: async (_req, ctx, send) => {
+        send({ status: HealthCheckResponse_ServingStatus.SERVING });
+        await new Promise<void>((resolve) => {
+          ctx.signal.addEventListener(
+            "abort",
+            () => {
+              resolve();
+            },
+            { once: true },
+          );
+        });
+      },
     },
-  }, gate);
-  const files = allFiles([file_kcore_v1_agent, file_kcore_v1_module, file_kcore_v1_node, file_kcore_v1_wasm_workload]);
-  const fileDescriptorProtos = files.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
-  const reflection = new ReflectionService({ "kcore.v1": { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos } });
+    gate,
+  );
+  const files = allFiles([
+    file_kcore_v1_agent,
+    file_kcore_v1_module,
+    file_kcore_v1_node,
+    file_kcore_v1_wasm_workload,
+  ]);
+  const fileDescriptorProtos = files.map((f) =>
+    Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)),
+  );
+  const reflection = new ReflectionService({
+    "kcore.v1": { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos },
+  });
   // Reflection handlers are registered through the gate as well: wrap addService.
   reflection.addToServer(gatedServerShim(server, gate));
 }
@@ -69,7 +91,10 @@ function gatedServerShim(server: Server, gate: GateOptions): Pick<Server, "addSe
 /** Binds a server to `address` and resolves with the port actually bound. */
 export function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, creds, (err, port) => { if (err) reject(err); else resolve(port); });
+    server.bindAsync(address, creds, (err, port) => {
+      if (err) reject(err);
+      else resolve(port);
+    });
   });
 }
 
@@ -79,8 +104,14 @@ export function newServer(): Server {
 
 export function shutdown(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-    server.tryShutdown(() => { clearTimeout(t); resolve(); });
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
   });
 }
 

@@ -27,10 +27,17 @@ export type ExpectedServer = "controller" | "node";
  */
 export function clientCredentials(tls: TlsMaterial, expect: ExpectedServer): ChannelCredentials {
   const prefix = expect === "controller" ? CONTROLLER_CN_PREFIX : NODE_CN_PREFIX;
-  return credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem), {
-    checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-      typeof cert.subject.CN === "string" && cert.subject.CN.startsWith(prefix)
-        ? undefined
-        : new Error(`server certificate CN ${JSON.stringify(cert.subject.CN)} is not a kcore ${expect}`),
-  });
+  return credentials.createSsl(
+    Buffer.from(tls.caPem),
+    Buffer.from(tls.keyPem),
+    Buffer.from(tls.certPem),
+    {
+      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+        typeof cert.subject.CN === "string" && cert.subject.CN.startsWith(prefix)
+          ? undefined
+          : new Error(
+              `server certificate CN ${JSON.stringify(cert.subject.CN)} is not a kcore ${expect}`,
+            ),
+    },
+  );
 }

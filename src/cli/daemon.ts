@@ -9,7 +9,14 @@ export function untilSignal(stop: () => Promise<void>): Promise<number> {
       if (stopping) process.exit(130);
       stopping = true;
       process.stderr.write(`\nkcore: ${sig}: shutting down (running workloads keep running)\n`);
-      stop().then(() => { resolve(0); }, () => { resolve(1); });
+      stop().then(
+        () => {
+          resolve(0);
+        },
+        () => {
+          resolve(1);
+        },
+      );
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
@@ -20,10 +27,20 @@ export function durationFlag(name: string, value: string | undefined, fallbackMs
   return value === undefined ? fallbackMs : parseDuration(`--${name}`, value);
 }
 
-export function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+export function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new KcoreError("InvalidArgument", `--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new KcoreError(
+      "InvalidArgument",
+      `--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 
@@ -32,7 +49,11 @@ export function labelsFlag(value: string | undefined): Record<string, string> {
   if (value === undefined || value === "") return out;
   for (const pair of value.split(",")) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new KcoreError("InvalidArgument", `--labels: expected k=v[,k=v], got ${JSON.stringify(pair)}`);
+    if (eq <= 0)
+      throw new KcoreError(
+        "InvalidArgument",
+        `--labels: expected k=v[,k=v], got ${JSON.stringify(pair)}`,
+      );
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;

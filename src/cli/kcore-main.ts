@@ -36,17 +36,30 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-export type KcoreFlags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+export type KcoreFlags = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+>["values"];
 
 /** A DNS label from this machine's host name, for the default node name. */
 export function defaultNodeName(): string {
-  const n = hostname().toLowerCase().split(".")[0]?.replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) ?? "";
+  const n =
+    hostname()
+      .toLowerCase()
+      .split(".")[0]
+      ?.replace(/[^a-z0-9-]/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 63) ?? "";
   return n === "" ? "node" : n;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   try {
-    const { values: f, positionals: pos } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    const { values: f, positionals: pos } = parseArgs({
+      args: [...argv],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
     const [cmd, sub] = pos;
     if (f.help === true || cmd === undefined) {
       process.stdout.write(`${USAGE}\n`);
@@ -63,7 +76,10 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`kcore v${KCORE_VERSION}\n`);
         return 0;
       default:
-        throw new KcoreError("InvalidArgument", `unknown command ${JSON.stringify(cmd)}; see kcore --help`);
+        throw new KcoreError(
+          "InvalidArgument",
+          `unknown command ${JSON.stringify(cmd)}; see kcore --help`,
+        );
     }
   } catch (e) {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -14,11 +14,20 @@ import { defaultNodeName, type KcoreFlags } from "./kcore-main.js";
 import { createLogger } from "./logger.js";
 
 /** Agent options from flags, shared by `kcore agent` and `kcore up`. */
-export function agentTuning(f: KcoreFlags): { backoff: typeof DEFAULT_BACKOFF; resyncMs: number; heartbeatMs: number; maxWorkloads: number } {
+export function agentTuning(f: KcoreFlags): {
+  backoff: typeof DEFAULT_BACKOFF;
+  resyncMs: number;
+  heartbeatMs: number;
+  maxWorkloads: number;
+} {
   return {
     backoff: {
       ...DEFAULT_BACKOFF,
-      initialMs: durationFlag("restart-backoff-initial", f["restart-backoff-initial"], DEFAULT_BACKOFF.initialMs),
+      initialMs: durationFlag(
+        "restart-backoff-initial",
+        f["restart-backoff-initial"],
+        DEFAULT_BACKOFF.initialMs,
+      ),
       maxMs: durationFlag("restart-backoff-max", f["restart-backoff-max"], DEFAULT_BACKOFF.maxMs),
     },
     resyncMs: durationFlag("resync-interval", f["resync-interval"], 30_000),
@@ -30,9 +39,13 @@ export function agentTuning(f: KcoreFlags): { backoff: typeof DEFAULT_BACKOFF; r
 export async function runAgent(f: KcoreFlags): Promise<number> {
   const dataDir = f["data-dir"] ?? defaultDataDir();
   const controller = f.controller;
-  if (controller === undefined) throw new KcoreError("InvalidArgument", "--controller HOST:PORT is required");
+  if (controller === undefined)
+    throw new KcoreError("InvalidArgument", "--controller HOST:PORT is required");
   if (!existsSync(join(certsDir(dataDir), CERT_FILES.nodeCert))) {
-    throw new KcoreError("FailedPrecondition", `no node certificate in ${certsDir(dataDir)}: run 'kcore agent init' and 'kctl certificate sign' first (see docs/nodes.md)`);
+    throw new KcoreError(
+      "FailedPrecondition",
+      `no node certificate in ${certsDir(dataDir)}: run 'kcore agent init' and 'kctl certificate sign' first (see docs/nodes.md)`,
+    );
   }
   const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
   const logger = createLogger(f["log-level"], "kcore-agent");
@@ -56,10 +69,13 @@ export async function initAgent(f: KcoreFlags): Promise<number> {
   const dataDir = f["data-dir"] ?? defaultDataDir();
   const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
   const dir = certsDir(dataDir);
-  if (existsSync(join(dir, CERT_FILES.nodeKey))) throw new KcoreError("AlreadyExists", `${join(dir, CERT_FILES.nodeKey)} already exists`);
+  if (existsSync(join(dir, CERT_FILES.nodeKey)))
+    throw new KcoreError("AlreadyExists", `${join(dir, CERT_FILES.nodeKey)} already exists`);
   const { csrPem, keyPem } = await createCsr(`${NODE_CN_PREFIX}${nodeName}`);
   writeFileAtomic(join(dir, CERT_FILES.nodeKey), keyPem, 0o600);
   writeFileAtomic(join(dir, "node.csr"), csrPem, 0o644);
-  process.stdout.write(`wrote ${join(dir, CERT_FILES.nodeKey)} and ${join(dir, "node.csr")}\nnext, on an admin machine: kctl certificate sign --csr node.csr --out-dir ${dir}\n`);
+  process.stdout.write(
+    `wrote ${join(dir, CERT_FILES.nodeKey)} and ${join(dir, "node.csr")}\nnext, on an admin machine: kctl certificate sign --csr node.csr --out-dir ${dir}\n`,
+  );
   return 0;
 }

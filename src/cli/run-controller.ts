@@ -11,10 +11,18 @@ import { createLogger } from "./logger.js";
 export async function runController(f: KcoreFlags): Promise<number> {
   const dataDir = f["data-dir"] ?? defaultDataDir();
   if (!existsSync(join(certsDir(dataDir), CERT_FILES.controllerCert))) {
-    throw new KcoreError("FailedPrecondition", `no controller certificate in ${certsDir(dataDir)}: run 'kctl create cluster --controller HOST:PORT --data-dir ${dataDir}' first`);
+    throw new KcoreError(
+      "FailedPrecondition",
+      `no controller certificate in ${certsDir(dataDir)}: run 'kctl create cluster --controller HOST:PORT --data-dir ${dataDir}' first`,
+    );
   }
   const logger = createLogger(f["log-level"], "kcore-controller");
-  const controller = new Controller({ dataDir, listen: f.listen ?? "0.0.0.0:9090", tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey), logger });
+  const controller = new Controller({
+    dataDir,
+    listen: f.listen ?? "0.0.0.0:9090",
+    tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey),
+    logger,
+  });
   await controller.start();
   return untilSignal(() => controller.stop());
 }

@@ -2,7 +2,14 @@ import { Agent } from "../agent/agent.js";
 import { Controller } from "../controller/controller.js";
 import { parseName } from "../domain/names.js";
 import { contextFromPems, loadConfig, upsertContext, configPath } from "../kctl/config.js";
-import { CERT_FILES, ensureCa, ensureControllerCert, ensureNodeCert, issueAdmin, loadTls } from "../pki/pki-files.js";
+import {
+  CERT_FILES,
+  ensureCa,
+  ensureControllerCert,
+  ensureNodeCert,
+  issueAdmin,
+  loadTls,
+} from "../pki/pki-files.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { intFlag, untilSignal } from "./daemon.js";
 import { defaultNodeName, type KcoreFlags } from "./kcore-main.js";
@@ -22,7 +29,12 @@ export async function runUp(f: KcoreFlags): Promise<number> {
   await ensureControllerCert(dataDir, ca);
   await ensureNodeCert(dataDir, ca, nodeName);
 
-  const controller = new Controller({ dataDir, listen: `127.0.0.1:${controllerPort}`, tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey), logger });
+  const controller = new Controller({
+    dataDir,
+    listen: `127.0.0.1:${controllerPort}`,
+    tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey),
+    logger,
+  });
   const port = await controller.start();
   const address = `127.0.0.1:${port}`;
 
@@ -47,7 +59,8 @@ export async function runUp(f: KcoreFlags): Promise<number> {
   });
   await agent.start();
 
-  process.stdout.write(`kcore is up: controller on ${address}, node '${nodeName}' on 127.0.0.1:${agent.port}
+  process.stdout
+    .write(`kcore is up: controller on ${address}, node '${nodeName}' on 127.0.0.1:${agent.port}
 data: ${dataDir}   kctl context '${UP_CONTEXT}' in ${configPath()}
 
 Try, in another terminal:

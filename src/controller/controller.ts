@@ -57,7 +57,10 @@ export class Controller {
       nodes,
       blobs,
       now,
-      ca: () => ({ certPem: readPem(certsDir(opts.dataDir), CERT_FILES.caCert), keyPem: readPem(certsDir(opts.dataDir), CERT_FILES.caKey) }),
+      ca: () => ({
+        certPem: readPem(certsDir(opts.dataDir), CERT_FILES.caCert),
+        keyPem: readPem(certsDir(opts.dataDir), CERT_FILES.caKey),
+      }),
       agentClient: (address) => {
         let c = this.#agentClients.get(address);
         if (!c) {
@@ -74,14 +77,24 @@ export class Controller {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [this.metrics],
     });
-    const gate: GateOptions = { logger, observe: (method, code, seconds) => { latency.observe({ method, code: String(code) }, seconds); } };
+    const gate: GateOptions = {
+      logger,
+      observe: (method, code, seconds) => {
+        latency.observe({ method, code: String(code) }, seconds);
+      },
+    };
     this.#server = newServer();
     addGatedService(this.#server, WasmWorkloadService, wasmWorkloadService(ctx), gate);
     addGatedService(this.#server, NodeService, nodeService(ctx), gate);
     addGatedService(this.#server, AgentService, agentService(ctx), gate);
     addGatedService(this.#server, ModuleService, moduleService(ctx), gate);
     addStandardServices(this.#server, gate);
-    this.#scheduler = new SchedulerLoop(workloads, nodes, logger.child({ component: "scheduler" }), now);
+    this.#scheduler = new SchedulerLoop(
+      workloads,
+      nodes,
+      logger.child({ component: "scheduler" }),
+      now,
+    );
   }
 
   async start(): Promise<number> {

@@ -10,7 +10,14 @@ export const MAX_MODULE_BYTES = 15 * 1024 * 1024;
 
 /** WebAssembly binaries start with "\0asm" and version 1. */
 export function looksLikeWasm(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d && bytes[4] === 1;
+  return (
+    bytes.length >= 8 &&
+    bytes[0] === 0 &&
+    bytes[1] === 0x61 &&
+    bytes[2] === 0x73 &&
+    bytes[3] === 0x6d &&
+    bytes[4] === 1
+  );
 }
 
 /** Uploaded modules, content-addressed under `<data-dir>/modules/<sha256>.wasm`. */
@@ -30,16 +37,32 @@ export class ModuleBlobs {
 
   /** Stores a module; idempotent for the same content. */
   put(content: Uint8Array, expected: string): { sha256: Sha256; size: number } {
-    if (content.length > MAX_MODULE_BYTES) throw new KcoreError("ResourceExhausted", `content: module of ${content.length} bytes exceeds the limit of ${MAX_MODULE_BYTES}`);
-    if (!looksLikeWasm(content)) throw new KcoreError("InvalidArgument", "content: not a WebAssembly binary module (missing \\0asm header)");
+    if (content.length > MAX_MODULE_BYTES)
+      throw new KcoreError(
+        "ResourceExhausted",
+        `content: module of ${content.length} bytes exceeds the limit of ${MAX_MODULE_BYTES}`,
+      );
+    if (!looksLikeWasm(content))
+      throw new KcoreError(
+        "InvalidArgument",
+        "content: not a WebAssembly binary module (missing \\0asm header)",
+      );
     const sha256 = createHash("sha256").update(content).digest("hex") as Sha256;
-    if (expected !== "" && expected !== sha256) throw new KcoreError("InvalidArgument", `sha256: mismatch (expected ${expected}, got ${sha256})`);
+    if (expected !== "" && expected !== sha256)
+      throw new KcoreError(
+        "InvalidArgument",
+        `sha256: mismatch (expected ${expected}, got ${sha256})`,
+      );
     if (!this.has(sha256)) writeFileAtomic(this.path(sha256), content, 0o644);
     return { sha256, size: content.length };
   }
 
   get(sha256: string): Buffer {
-    if (!isSha256(sha256)) throw new KcoreError("InvalidArgument", `sha256: invalid digest ${JSON.stringify(sha256.slice(0, 80))}`);
+    if (!isSha256(sha256))
+      throw new KcoreError(
+        "InvalidArgument",
+        `sha256: invalid digest ${JSON.stringify(sha256.slice(0, 80))}`,
+      );
     if (!this.has(sha256)) throw new NotFoundError("module", sha256);
     return readFileSync(this.path(sha256));
   }

@@ -41,9 +41,18 @@ export class SchedulerLoop {
     this.#pending = true;
     setImmediate(() => {
       this.#pending = false;
-      if (this.#running) { this.#kick(); return; }
+      if (this.#running) {
+        this.#kick();
+        return;
+      }
       this.#running = true;
-      this.pass().catch((e: unknown) => { this.#logger.error({ err: e }, "scheduling pass failed"); }).finally(() => { this.#running = false; });
+      this.pass()
+        .catch((e: unknown) => {
+          this.#logger.error({ err: e }, "scheduling pass failed");
+        })
+        .finally(() => {
+          this.#running = false;
+        });
     });
   };
 
@@ -52,21 +61,42 @@ export class SchedulerLoop {
     const nodes = this.#nodes.list();
     const all = this.#workloads.list();
     const placed: Placed[] = all
-      .filter((w) => w.status.node !== "" && !(w.status.phase === "Succeeded" || w.status.phase === "Failed"))
-      .map((w) => ({ node: w.status.node, memoryBytes: w.spec.limits.memoryBytes ?? 0, cpuMillis: w.spec.limits.cpuMillis ?? 0 }));
+      .filter(
+        (w) =>
+          w.status.node !== "" && !(w.status.phase === "Succeeded" || w.status.phase === "Failed"),
+      )
+      .map((w) => ({
+        node: w.status.node,
+        memoryBytes: w.spec.limits.memoryBytes ?? 0,
+        cpuMillis: w.spec.limits.cpuMillis ?? 0,
+      }));
     const nowMs = this.#now().getTime();
     for (const w of all) {
       if (w.status.node !== "") continue;
       const p = schedule(w.spec, nodes, placed, nowMs);
       if (p.kind === "placed") {
-        placed.push({ node: p.node, memoryBytes: w.spec.limits.memoryBytes ?? 0, cpuMillis: w.spec.limits.cpuMillis ?? 0 });
+        placed.push({
+          node: p.node,
+          memoryBytes: w.spec.limits.memoryBytes ?? 0,
+          cpuMillis: w.spec.limits.cpuMillis ?? 0,
+        });
         this.#logger.info({ workload: w.metadata.name, node: p.node }, "scheduled");
         await this.#workloads.updateStatus(w.metadata.name, w.metadata.uid, (cur) =>
-          cur.status.node === "" ? { ...cur.status, node: p.node, phase: "Pending", reason: "Scheduled", message: `assigned to node ${p.node}` } : undefined,
+          cur.status.node === ""
+            ? {
+                ...cur.status,
+                node: p.node,
+                phase: "Pending",
+                reason: "Scheduled",
+                message: `assigned to node ${p.node}`,
+              }
+            : undefined,
         );
       } else if (w.status.reason !== "Unschedulable" || w.status.message !== p.message) {
         await this.#workloads.updateStatus(w.metadata.name, w.metadata.uid, (cur) =>
-          cur.status.node === "" ? { ...cur.status, phase: "Pending", reason: "Unschedulable", message: p.message } : undefined,
+          cur.status.node === ""
+            ? { ...cur.status, phase: "Pending", reason: "Unschedulable", message: p.message }
+            : undefined,
         );
       }
     }

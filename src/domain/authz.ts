@@ -40,7 +40,8 @@ export type Decision =
 /** Decides whether `identity` may call `method`. Unknown methods and identities are refused. */
 export function authorize(method: string, identity: Identity): Decision {
   const rule = Object.hasOwn(AUTHZ_TABLE, method) ? AUTHZ_TABLE[method] : undefined;
-  if (rule === undefined) return { kind: "deny", reason: `method ${method} is not in the authorisation table` };
+  if (rule === undefined)
+    return { kind: "deny", reason: `method ${method} is not in the authorisation table` };
   const denied: Decision = { kind: "deny", reason: `identity is not allowed to call ${method}` };
   switch (identity.kind) {
     case "unknown":

@@ -5,7 +5,11 @@ export interface BackoffPolicy {
   readonly resetAfterMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  initialMs: 10_000,
+  maxMs: 300_000,
+  resetAfterMs: 600_000,
+};
 
 /**
  * Delay before restart number `restart` (1 for the first restart) given how long the last run

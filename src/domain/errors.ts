@@ -46,6 +46,6 @@ export class PermissionDeniedError extends KcoreError {
 
 /** Renders a user-supplied value for an error message: quoted, truncated, control characters escaped. */
 export function showValue(value: unknown): string {
-  const text = typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
+  const text = (JSON.stringify(value) as string | undefined) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -16,7 +16,8 @@ export function identityFromCommonName(cn: string): Identity {
   if (cn === ADMIN_CN) return { kind: "admin" };
   if (cn.startsWith(CONTROLLER_CN_PREFIX)) {
     const host = cn.slice(CONTROLLER_CN_PREFIX.length);
-    if (host.length > 0 && host.length <= 253 && /^[A-Za-z0-9.-]+$/.test(host)) return { kind: "controller", host };
+    if (host.length > 0 && host.length <= 253 && /^[A-Za-z0-9.-]+$/.test(host))
+      return { kind: "controller", host };
   }
   if (cn.startsWith(NODE_CN_PREFIX)) {
     const nodeName = cn.slice(NODE_CN_PREFIX.length);

@@ -32,7 +32,11 @@ const RawSpecSchema = v.strictObject({
   ),
   restartPolicy: v.optional(v.string()),
   resources: v.optional(
-    v.strictObject({ limits: v.optional(v.strictObject({ memory: v.optional(v.string()), cpu: v.optional(v.string()) })) }),
+    v.strictObject({
+      limits: v.optional(
+        v.strictObject({ memory: v.optional(v.string()), cpu: v.optional(v.string()) }),
+      ),
+    }),
   ),
   nodeSelector: v.optional(stringMap),
   terminationGracePeriodSeconds: v.optional(v.number()),
@@ -78,7 +82,10 @@ export const KIND_ALIASES: Readonly<Record<string, "WasmWorkload" | "Node">> = {
 /** Parses one or more YAML documents into checked manifest documents. */
 export function parseManifests(text: string, source: string): ManifestDocument[] {
   if (text.length > MAX_MANIFEST_BYTES) {
-    throw new KcoreError("InvalidArgument", `${source}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    throw new KcoreError(
+      "InvalidArgument",
+      `${source}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`,
+    );
   }
   const docs = parseAllDocuments(text);
   const out: ManifestDocument[] = [];
@@ -86,13 +93,21 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
   list.forEach((doc, index) => {
     const where = list.length > 1 ? `${source}#${index + 1}` : source;
     const firstError = doc.errors[0];
-    if (firstError !== undefined) throw new KcoreError("InvalidArgument", `${where}: invalid YAML: ${firstError.message}`);
+    if (firstError !== undefined)
+      throw new KcoreError("InvalidArgument", `${where}: invalid YAML: ${firstError.message}`);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return; // an empty document between separators
     const parsed = v.safeParse(DocumentSchema, value);
     if (!parsed.success) throw prefixed(where, firstIssue("", parsed.issues));
     const { apiVersion, kind, metadata, spec } = parsed.output;
-    if (apiVersion !== API_VERSION) throw prefixed(where, new InvalidFieldError("apiVersion", `unsupported ${showValue(apiVersion)}: expected ${showValue(API_VERSION)}`));
+    if (apiVersion !== API_VERSION)
+      throw prefixed(
+        where,
+        new InvalidFieldError(
+          "apiVersion",
+          `unsupported ${showValue(apiVersion)}: expected ${showValue(API_VERSION)}`,
+        ),
+      );
     const name = wrap(where, () => parseName("metadata.name", metadata.name));
     const labels = wrap(where, () => parseLabels("metadata.labels", metadata.labels ?? {}));
     switch (kind) {
@@ -103,9 +118,18 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
         return;
       }
       case "Node":
-        throw prefixed(where, new InvalidFieldError("kind", "Node is read-only: nodes register themselves"));
+        throw prefixed(
+          where,
+          new InvalidFieldError("kind", "Node is read-only: nodes register themselves"),
+        );
       default:
-        throw prefixed(where, new InvalidFieldError("kind", `unsupported kind ${showValue(kind)}: expected WasmWorkload`));
+        throw prefixed(
+          where,
+          new InvalidFieldError(
+            "kind",
+            `unsupported kind ${showValue(kind)}: expected WasmWorkload`,
+          ),
+        );
     }
   });
   return out;

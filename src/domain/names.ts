@@ -32,16 +32,23 @@ export function isSha256(value: string): value is Sha256 {
 
 export function parseSha256(field: string, value: unknown): Sha256 {
   if (typeof value !== "string" || !isSha256(value)) {
-    throw new InvalidFieldError(field, `invalid sha256 ${showValue(value)}: must be 64 lowercase hex digits`);
+    throw new InvalidFieldError(
+      field,
+      `invalid sha256 ${showValue(value)}: must be 64 lowercase hex digits`,
+    );
   }
   return value;
 }
 
 /** Label keys: an optional DNS-subdomain prefix and a name, as in Kubernetes. */
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
-export function parseLabels(field: string, value: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+export function parseLabels(
+  field: string,
+  value: Readonly<Record<string, string>>,
+): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(value).sort()) {
     const v = value[key] ?? "";

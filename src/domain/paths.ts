@@ -22,7 +22,8 @@ export function parseAbsolutePath(field: string, value: string): AbsolutePath {
   if (value === "/") return value as AbsolutePath;
   const segments = value.slice(1).replace(/\/$/, "").split("/");
   for (const segment of segments) {
-    if (segment === "" || segment === "." || segment === "..") bad(`segment ${showValue(segment)} is not allowed`);
+    if (segment === "" || segment === "." || segment === "..")
+      bad(`segment ${showValue(segment)} is not allowed`);
   }
   return `/${segments.join("/")}` as AbsolutePath;
 }

@@ -1,18 +1,41 @@
 import { InvalidFieldError, showValue } from "./errors.js";
 
-const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
-const DECIMAL: Readonly<Record<string, number>> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+const BINARY: Readonly<Record<string, number>> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+};
+const DECIMAL: Readonly<Record<string, number>> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+};
 const QUANTITY = /^(\d+)(?:\.(\d+))?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$/;
 
 /** Largest byte count accepted: 2^53 - 1, so that every value is an exact JS number. */
 export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
-function exact(field: string, value: string, whole: string, fraction: string, scale: number): number {
+function exact(
+  field: string,
+  value: string,
+  whole: string,
+  fraction: string,
+  scale: number,
+): number {
   // Work in integers: whole * scale + fraction * scale / 10^len, which must be integral.
   const denominator = 10n ** BigInt(fraction.length);
-  const numerator = (BigInt(whole) * denominator + BigInt(fraction === "" ? "0" : fraction)) * BigInt(scale);
+  const numerator =
+    (BigInt(whole) * denominator + BigInt(fraction === "" ? "0" : fraction)) * BigInt(scale);
   if (numerator % denominator !== 0n) {
-    throw new InvalidFieldError(field, `invalid quantity ${showValue(value)}: not a whole number of units`);
+    throw new InvalidFieldError(
+      field,
+      `invalid quantity ${showValue(value)}: not a whole number of units`,
+    );
   }
   const result = numerator / denominator;
   if (result > BigInt(MAX_BYTES)) {
@@ -27,7 +50,10 @@ export function parseMemory(field: string, value: string): number {
   const unit = m?.[3] ?? "";
   const scale = BINARY[unit] ?? DECIMAL[unit];
   if (!m || scale === undefined) {
-    throw new InvalidFieldError(field, `invalid memory quantity ${showValue(value)}: expected a number with an optional suffix Ki, Mi, Gi, Ti, k, M, G, T (e.g. "64Mi")`);
+    throw new InvalidFieldError(
+      field,
+      `invalid memory quantity ${showValue(value)}: expected a number with an optional suffix Ki, Mi, Gi, Ti, k, M, G, T (e.g. "64Mi")`,
+    );
   }
   return exact(field, value, m[1] ?? "0", m[2] ?? "", scale);
 }
@@ -37,7 +63,10 @@ export function parseCpu(field: string, value: string): number {
   const m = QUANTITY.exec(value);
   const unit = m?.[3] ?? "";
   if (!m || (unit !== "" && unit !== "m")) {
-    throw new InvalidFieldError(field, `invalid cpu quantity ${showValue(value)}: expected cores ("2", "0.5") or millicores ("500m")`);
+    throw new InvalidFieldError(
+      field,
+      `invalid cpu quantity ${showValue(value)}: expected cores ("2", "0.5") or millicores ("500m")`,
+    );
   }
   return exact(field, value, m[1] ?? "0", m[2] ?? "", unit === "m" ? 1 : 1000);
 }

@@ -6,7 +6,12 @@
 export const WASM_PAGE_BYTES = 65_536;
 
 export type CapResult =
-  | { readonly kind: "capped"; readonly bytes: Uint8Array; readonly maxPages: number; readonly minPages: number }
+  | {
+      readonly kind: "capped";
+      readonly bytes: Uint8Array;
+      readonly maxPages: number;
+      readonly minPages: number;
+    }
   | { readonly kind: "too-small"; readonly minPages: number; readonly limitPages: number }
   | { readonly kind: "no-memory"; readonly bytes: Uint8Array }
   | { readonly kind: "invalid"; readonly message: string };
@@ -45,7 +50,13 @@ export function encodeU32(value: number): number[] {
 export function capMemory(module: Uint8Array, limitBytes: number): CapResult {
   const limitPages = Math.floor(limitBytes / WASM_PAGE_BYTES);
   try {
-    if (module.length < 8 || module[0] !== 0 || module[1] !== 0x61 || module[2] !== 0x73 || module[3] !== 0x6d) {
+    if (
+      module.length < 8 ||
+      module[0] !== 0 ||
+      module[1] !== 0x61 ||
+      module[2] !== 0x73 ||
+      module[3] !== 0x6d
+    ) {
       return { kind: "invalid", message: "not a WebAssembly module" };
     }
     const r: Reader = { b: module, pos: 8 };
@@ -55,7 +66,8 @@ export function capMemory(module: Uint8Array, limitBytes: number): CapResult {
       const size = readU32(r);
       const contentStart = r.pos;
       const contentEnd = contentStart + size;
-      if (contentEnd > module.length) return { kind: "invalid", message: "section runs past the end of the module" };
+      if (contentEnd > module.length)
+        return { kind: "invalid", message: "section runs past the end of the module" };
       if (id !== 5) {
         r.pos = contentEnd;
         continue;

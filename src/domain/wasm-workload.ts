@@ -15,7 +15,8 @@ export type ModuleRef =
   | { readonly kind: "url"; readonly url: string; readonly sha256: Sha256 }
   | { readonly kind: "image"; readonly image: string };
 
-export type VolumeSource = { readonly kind: "hostPath"; readonly path: AbsolutePath } | { readonly kind: "emptyDir" };
+export type VolumeSource =
+  { readonly kind: "hostPath"; readonly path: AbsolutePath } | { readonly kind: "emptyDir" };
 
 export interface Volume {
   readonly name: SafeName;
@@ -43,7 +44,12 @@ export interface WasmWorkloadSpec {
 }
 
 export type WorkloadPhase = "Pending" | "Running" | "Succeeded" | "Failed";
-export const WORKLOAD_PHASES: readonly WorkloadPhase[] = ["Pending", "Running", "Succeeded", "Failed"];
+export const WORKLOAD_PHASES: readonly WorkloadPhase[] = [
+  "Pending",
+  "Running",
+  "Succeeded",
+  "Failed",
+];
 
 export interface WasmWorkloadStatus {
   readonly phase: WorkloadPhase;
@@ -106,7 +112,12 @@ export interface RawWasmWorkloadSpec {
   readonly env?: Readonly<Record<string, string>> | undefined;
   readonly volumes?: readonly RawVolume[] | undefined;
   readonly restartPolicy?: string | undefined;
-  readonly resources?: { readonly limits?: { readonly memory?: string | undefined; readonly cpu?: string | undefined } | undefined } | undefined;
+  readonly resources?:
+    | {
+        readonly limits?:
+          { readonly memory?: string | undefined; readonly cpu?: string | undefined } | undefined;
+      }
+    | undefined;
   readonly nodeSelector?: Readonly<Record<string, string>> | undefined;
   readonly terminationGracePeriodSeconds?: number | undefined;
 }
@@ -127,46 +138,66 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseModule(field: string, raw: RawModule): ModuleRef {
   const given = (["path", "sha256", "url", "image"] as const).filter((k) => raw[k] !== undefined);
   if (raw.image !== undefined) {
-    if (given.length > 1) throw new InvalidFieldError(field, "give only one of path, url (+sha256) or image");
+    if (given.length > 1)
+      throw new InvalidFieldError(field, "give only one of path, url (+sha256) or image");
     if (raw.image.length === 0 || raw.image.length > 512 || /\s/.test(raw.image)) {
-      throw new InvalidFieldError(`${field}.image`, `invalid image reference ${showValue(raw.image)}`);
+      throw new InvalidFieldError(
+        `${field}.image`,
+        `invalid image reference ${showValue(raw.image)}`,
+      );
     }
     return { kind: "image", image: raw.image };
   }
   if (raw.url !== undefined) {
-    if (raw.path !== undefined) throw new InvalidFieldError(field, "give only one of path, url (+sha256) or image");
+    if (raw.path !== undefined)
+      throw new InvalidFieldError(field, "give only one of path, url (+sha256) or image");
     let url: URL;
     try {
       url = new URL(raw.url);
     } catch {
       throw new InvalidFieldError(`${field}.url`, `invalid URL ${showValue(raw.url)}`);
     }
-    if (url.protocol !== "https:") throw new InvalidFieldError(`${field}.url`, `URL ${showValue(raw.url)} must use https://`);
-    if (raw.sha256 === undefined) throw new InvalidFieldError(`${field}.sha256`, "required with url");
+    if (url.protocol !== "https:")
+      throw new InvalidFieldError(`${field}.url`, `URL ${showValue(raw.url)} must use https://`);
+    if (raw.sha256 === undefined)
+      throw new InvalidFieldError(`${field}.sha256`, "required with url");
     return { kind: "url", url: url.href, sha256: parseSha256(`${field}.sha256`, raw.sha256) };
   }
   if (raw.path !== undefined) {
-    throw new InvalidFieldError(`${field}.path`, "a local path must be uploaded by kctl first (use kctl apply)");
+    throw new InvalidFieldError(
+      `${field}.path`,
+      "a local path must be uploaded by kctl first (use kctl apply)",
+    );
   }
   if (raw.sha256 === undefined) {
-    throw new InvalidFieldError(field, "one of path, sha256 (an uploaded module), url (+sha256) or image is required");
+    throw new InvalidFieldError(
+      field,
+      "one of path, sha256 (an uploaded module), url (+sha256) or image is required",
+    );
   }
   const fileName = raw.name ?? "";
-  if (fileName.length > 255 || fileName.includes("\0")) throw new InvalidFieldError(`${field}.name`, `invalid file name ${showValue(fileName)}`);
+  if (fileName.length > 255 || fileName.includes("\0"))
+    throw new InvalidFieldError(`${field}.name`, `invalid file name ${showValue(fileName)}`);
   return { kind: "uploaded", sha256: parseSha256(`${field}.sha256`, raw.sha256), fileName };
 }
 
 function parseVolumes(field: string, raw: readonly RawVolume[]): Volume[] {
-  if (raw.length > LIMITS.volumes) throw new InvalidFieldError(field, `at most ${LIMITS.volumes} volumes`);
+  if (raw.length > LIMITS.volumes)
+    throw new InvalidFieldError(field, `at most ${LIMITS.volumes} volumes`);
   const names = new Set<string>();
   const mounts = new Set<string>();
   return raw.map((v, i) => {
     const at = `${field}[${i}]`;
     const name = parseName(`${at}.name`, v.name);
-    if (names.has(name)) throw new InvalidFieldError(`${at}.name`, `duplicate volume name ${showValue(name)}`);
+    if (names.has(name))
+      throw new InvalidFieldError(`${at}.name`, `duplicate volume name ${showValue(name)}`);
     names.add(name);
     const mountPath = parseAbsolutePath(`${at}.mountPath`, v.mountPath);
-    if (mounts.has(mountPath)) throw new InvalidFieldError(`${at}.mountPath`, `duplicate mount path ${showValue(mountPath)}`);
+    if (mounts.has(mountPath))
+      throw new InvalidFieldError(
+        `${at}.mountPath`,
+        `duplicate mount path ${showValue(mountPath)}`,
+      );
     mounts.add(mountPath);
     let source: VolumeSource;
     if (v.hostPath !== undefined && v.emptyDir !== undefined) {
@@ -182,15 +213,24 @@ function parseVolumes(field: string, raw: readonly RawVolume[]): Volume[] {
   });
 }
 
-function parseStringMap(field: string, raw: Readonly<Record<string, string>>, keyPattern: RegExp, what: string): Record<string, string> {
+function parseStringMap(
+  field: string,
+  raw: Readonly<Record<string, string>>,
+  keyPattern: RegExp,
+  what: string,
+): Record<string, string> {
   const keys = Object.keys(raw).sort();
-  if (keys.length > LIMITS.envEntries) throw new InvalidFieldError(field, `at most ${LIMITS.envEntries} entries`);
+  if (keys.length > LIMITS.envEntries)
+    throw new InvalidFieldError(field, `at most ${LIMITS.envEntries} entries`);
   const out: Record<string, string> = {};
   for (const key of keys) {
     const value = raw[key] ?? "";
-    if (!keyPattern.test(key)) throw new InvalidFieldError(`${field}.${key}`, `invalid ${what} name ${showValue(key)}`);
-    if (value.includes("\0")) throw new InvalidFieldError(`${field}.${key}`, "value contains a NUL character");
-    if (value.length > LIMITS.envValueBytes) throw new InvalidFieldError(`${field}.${key}`, `value longer than ${LIMITS.envValueBytes}`);
+    if (!keyPattern.test(key))
+      throw new InvalidFieldError(`${field}.${key}`, `invalid ${what} name ${showValue(key)}`);
+    if (value.includes("\0"))
+      throw new InvalidFieldError(`${field}.${key}`, "value contains a NUL character");
+    if (value.length > LIMITS.envValueBytes)
+      throw new InvalidFieldError(`${field}.${key}`, `value longer than ${LIMITS.envValueBytes}`);
     out[key] = value;
   }
   return out;
@@ -199,33 +239,55 @@ function parseStringMap(field: string, raw: Readonly<Record<string, string>>, ke
 /** Validates a spec from either edge. Errors name the field path under `field` (normally "spec"). */
 export function parseWasmWorkloadSpec(field: string, raw: RawWasmWorkloadSpec): WasmWorkloadSpec {
   const args = raw.args ?? [];
-  if (args.length > LIMITS.args) throw new InvalidFieldError(`${field}.args`, `at most ${LIMITS.args} arguments`);
+  if (args.length > LIMITS.args)
+    throw new InvalidFieldError(`${field}.args`, `at most ${LIMITS.args} arguments`);
   args.forEach((a, i) => {
-    if (a.includes("\0")) throw new InvalidFieldError(`${field}.args[${i}]`, "contains a NUL character");
-    if (a.length > LIMITS.argBytes) throw new InvalidFieldError(`${field}.args[${i}]`, `longer than ${LIMITS.argBytes}`);
+    if (a.includes("\0"))
+      throw new InvalidFieldError(`${field}.args[${i}]`, "contains a NUL character");
+    if (a.length > LIMITS.argBytes)
+      throw new InvalidFieldError(`${field}.args[${i}]`, `longer than ${LIMITS.argBytes}`);
   });
   const policy = raw.restartPolicy ?? "Always";
   if (!(RESTART_POLICIES as readonly string[]).includes(policy)) {
-    throw new InvalidFieldError(`${field}.restartPolicy`, `invalid value ${showValue(policy)}: expected one of ${RESTART_POLICIES.join(", ")}`);
+    throw new InvalidFieldError(
+      `${field}.restartPolicy`,
+      `invalid value ${showValue(policy)}: expected one of ${RESTART_POLICIES.join(", ")}`,
+    );
   }
   const limits = raw.resources?.limits;
   const grace = raw.terminationGracePeriodSeconds ?? LIMITS.defaultGraceSeconds;
   if (!Number.isInteger(grace) || grace < 0 || grace > LIMITS.maxGraceSeconds) {
-    throw new InvalidFieldError(`${field}.terminationGracePeriodSeconds`, `invalid value ${showValue(grace)}: expected a whole number of seconds from 0 to ${LIMITS.maxGraceSeconds}`);
+    throw new InvalidFieldError(
+      `${field}.terminationGracePeriodSeconds`,
+      `invalid value ${showValue(grace)}: expected a whole number of seconds from 0 to ${LIMITS.maxGraceSeconds}`,
+    );
   }
-  const memoryBytes = limits?.memory === undefined || limits.memory === "" ? undefined : parseMemory(`${field}.resources.limits.memory`, limits.memory);
-  const cpuMillis = limits?.cpu === undefined || limits.cpu === "" ? undefined : parseCpu(`${field}.resources.limits.cpu`, limits.cpu);
+  const memoryBytes =
+    limits?.memory === undefined || limits.memory === ""
+      ? undefined
+      : parseMemory(`${field}.resources.limits.memory`, limits.memory);
+  const cpuMillis =
+    limits?.cpu === undefined || limits.cpu === ""
+      ? undefined
+      : parseCpu(`${field}.resources.limits.cpu`, limits.cpu);
   if (memoryBytes !== undefined && memoryBytes < 64 * 1024) {
-    throw new InvalidFieldError(`${field}.resources.limits.memory`, `invalid value ${showValue(limits?.memory)}: at least 64Ki (one WebAssembly page)`);
+    throw new InvalidFieldError(
+      `${field}.resources.limits.memory`,
+      `invalid value ${showValue(limits?.memory)}: at least 64Ki (one WebAssembly page)`,
+    );
   }
-  if (cpuMillis === 0) throw new InvalidFieldError(`${field}.resources.limits.cpu`, "must be more than 0");
+  if (cpuMillis === 0)
+    throw new InvalidFieldError(`${field}.resources.limits.cpu`, "must be more than 0");
   return {
     module: parseModule(`${field}.module`, raw.module),
     args: [...args],
     env: parseStringMap(`${field}.env`, raw.env ?? {}, ENV_NAME, "environment variable"),
     volumes: parseVolumes(`${field}.volumes`, raw.volumes ?? []),
     restartPolicy: policy as RestartPolicy,
-    limits: { ...(memoryBytes === undefined ? {} : { memoryBytes }), ...(cpuMillis === undefined ? {} : { cpuMillis }) },
+    limits: {
+      ...(memoryBytes === undefined ? {} : { memoryBytes }),
+      ...(cpuMillis === undefined ? {} : { cpuMillis }),
+    },
     nodeSelector: parseLabels(`${field}.nodeSelector`, raw.nodeSelector ?? {}),
     terminationGracePeriodSeconds: grace,
   };
@@ -240,7 +302,11 @@ export function sameSpec(a: WasmWorkloadSpec, b: WasmWorkloadSpec): boolean {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([x], [y]) =>
+            x < y ? -1 : x > y ? 1 : 0,
+          ),
+        )
       : v,
   );
 }

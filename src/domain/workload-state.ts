@@ -18,9 +18,18 @@ export type WorkloadState =
   | { readonly kind: "Waiting"; readonly reason: "ContainerCreating" | "ModuleFetching" }
   | { readonly kind: "Running"; readonly pid: number; readonly startedAt: string }
   | { readonly kind: "BackOff"; readonly restartAtMs: number; readonly last: ExitInfo }
-  | { readonly kind: "Terminating"; readonly pid: number; readonly startedAt: string; readonly killAtMs: number }
+  | {
+      readonly kind: "Terminating";
+      readonly pid: number;
+      readonly startedAt: string;
+      readonly killAtMs: number;
+    }
   | { readonly kind: "Terminated"; readonly last: ExitInfo }
-  | { readonly kind: "SetupFailed"; readonly reason: "ModuleNotFound" | "InvalidModule" | "VolumeError"; readonly message: string };
+  | {
+      readonly kind: "SetupFailed";
+      readonly reason: "ModuleNotFound" | "InvalidModule" | "VolumeError";
+      readonly message: string;
+    };
 
 export type WorkloadStateKind = WorkloadState["kind"];
 
@@ -47,7 +56,9 @@ export function transition(from: WorkloadState, to: WorkloadState): WorkloadStat
 }
 
 /** What to do after a process ended. */
-export type ExitDecision = { readonly kind: "restart"; readonly delayMs: number; readonly streak: number } | { readonly kind: "done"; readonly phase: "Succeeded" | "Failed" };
+export type ExitDecision =
+  | { readonly kind: "restart"; readonly delayMs: number; readonly streak: number }
+  | { readonly kind: "done"; readonly phase: "Succeeded" | "Failed" };
 
 /** Applies the restart policy and the crash-loop backoff to an exit. */
 export function decideAfterExit(
@@ -75,7 +86,10 @@ export function decideAfterExit(
 }
 
 /** How a state shows in `status`: the phase and the reason. */
-export function phaseOf(state: WorkloadState): { readonly phase: WorkloadPhase; readonly reason: string } {
+export function phaseOf(state: WorkloadState): {
+  readonly phase: WorkloadPhase;
+  readonly reason: string;
+} {
   switch (state.kind) {
     case "Waiting":
       return { phase: "Pending", reason: state.reason };
@@ -86,7 +100,11 @@ export function phaseOf(state: WorkloadState): { readonly phase: WorkloadPhase; 
     case "Terminating":
       return { phase: "Running", reason: "Terminating" };
     case "Terminated":
-      return { phase: state.last.exitCode === 0 && state.last.reason === "Completed" ? "Succeeded" : "Failed", reason: state.last.reason };
+      return {
+        phase:
+          state.last.exitCode === 0 && state.last.reason === "Completed" ? "Succeeded" : "Failed",
+        reason: state.last.reason,
+      };
     case "SetupFailed":
       return { phase: "Failed", reason: state.reason };
     default:

@@ -34,12 +34,18 @@ export function loadConfig(path = configPath()): KctlConfig {
   try {
     raw = parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new KcoreError("InvalidArgument", `${path}: invalid YAML: ${e instanceof Error ? e.message : String(e)}`);
+    throw new KcoreError(
+      "InvalidArgument",
+      `${path}: invalid YAML: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const r = v.safeParse(ConfigSchema, raw ?? {});
   if (!r.success) {
     const issue = r.issues[0];
-    throw new KcoreError("InvalidArgument", `${path}: ${v.getDotPath(issue) ?? "config"}: ${issue.message}`);
+    throw new KcoreError(
+      "InvalidArgument",
+      `${path}: ${v.getDotPath(issue) ?? "config"}: ${issue.message}`,
+    );
   }
   return r.output;
 }
@@ -52,7 +58,10 @@ export function saveConfig(config: KctlConfig, path = configPath()): void {
 /** Adds or replaces a context and makes it current. */
 export function upsertContext(name: string, ctx: KctlContext, path = configPath()): void {
   const config = loadConfig(path);
-  saveConfig({ ...config, "current-context": name, contexts: { ...(config.contexts ?? {}), [name]: ctx } }, path);
+  saveConfig(
+    { ...config, "current-context": name, contexts: { ...(config.contexts ?? {}), [name]: ctx } },
+    path,
+  );
 }
 
 export interface ResolvedContext {
@@ -66,15 +75,39 @@ const b64 = (s: string): string => Buffer.from(s, "base64").toString("utf8");
 export function resolveContext(name?: string, path = configPath()): ResolvedContext {
   const config = loadConfig(path);
   const ctxName = name ?? config["current-context"];
-  if (ctxName === undefined) throw new KcoreError("FailedPrecondition", `no current context in ${path}: run 'kcore up' or 'kctl create cluster'`);
+  if (ctxName === undefined)
+    throw new KcoreError(
+      "FailedPrecondition",
+      `no current context in ${path}: run 'kcore up' or 'kctl create cluster'`,
+    );
   const ctx = config.contexts?.[ctxName];
   if (!ctx) throw new KcoreError("FailedPrecondition", `context '${ctxName}' not found in ${path}`);
-  const addresses = [...(ctx.controller === undefined ? [] : [ctx.controller]), ...(ctx.controllers ?? [])];
-  if (addresses.length === 0) throw new KcoreError("InvalidArgument", `${path}: context '${ctxName}' has no controller address`);
-  return { name: ctxName, addresses, tls: { caPem: b64(ctx["ca-data"]), certPem: b64(ctx["cert-data"]), keyPem: b64(ctx["key-data"]) } };
+  const addresses = [
+    ...(ctx.controller === undefined ? [] : [ctx.controller]),
+    ...(ctx.controllers ?? []),
+  ];
+  if (addresses.length === 0)
+    throw new KcoreError(
+      "InvalidArgument",
+      `${path}: context '${ctxName}' has no controller address`,
+    );
+  return {
+    name: ctxName,
+    addresses,
+    tls: {
+      caPem: b64(ctx["ca-data"]),
+      certPem: b64(ctx["cert-data"]),
+      keyPem: b64(ctx["key-data"]),
+    },
+  };
 }
 
-export function contextFromPems(controller: string, caPem: string, certPem: string, keyPem: string): KctlContext {
+export function contextFromPems(
+  controller: string,
+  caPem: string,
+  certPem: string,
+  keyPem: string,
+): KctlContext {
   const e = (s: string): string => Buffer.from(s).toString("base64");
   return { controller, "ca-data": e(caPem), "cert-data": e(certPem), "key-data": e(keyPem) };
 }

@@ -4,7 +4,7 @@ import { approvalFromPb } from "../api/convert-node.js";
 import { API_VERSION, type WasmWorkload } from "../domain/wasm-workload.js";
 import { formatCpu, formatMemory } from "../domain/quantity.js";
 import { assertNever } from "../domain/assert-never.js";
-import type { Node as PbNode, ResourceList } from "../gen/kcore/v1/node_pb.js";
+import { NodeApproval, type Node as PbNode, type ResourceList } from "../gen/kcore/v1/node_pb.js";
 import type { WasmWorkload as PbWasmWorkload } from "../gen/kcore/v1/wasm_workload_pb.js";
 
 export type OutputFormat = "table" | "wide" | "json" | "yaml";
@@ -12,7 +12,9 @@ export type OutputFormat = "table" | "wide" | "json" | "yaml";
 export function parseOutputFormat(value: string | undefined): OutputFormat {
   const f = value ?? "table";
   if (f === "table" || f === "wide" || f === "json" || f === "yaml") return f;
-  throw new Error(`-o: unknown output format ${JSON.stringify(f)}: expected table, wide, json or yaml`);
+  throw new Error(
+    `-o: unknown output format ${JSON.stringify(f)}: expected table, wide, json or yaml`,
+  );
 }
 
 const dropEmpty = (o: Record<string, unknown>): Record<string, unknown> =>
@@ -24,9 +26,11 @@ export function workloadDocument(pb: PbWasmWorkload): Record<string, unknown> {
   const s = w.spec;
   const mod = s.module;
   const module =
-    mod.kind === "uploaded" ? dropEmpty({ sha256: mod.sha256, name: mod.fileName })
-    : mod.kind === "url" ? { url: mod.url, sha256: mod.sha256 }
-    : { image: mod.image };
+    mod.kind === "uploaded"
+      ? dropEmpty({ sha256: mod.sha256, name: mod.fileName })
+      : mod.kind === "url"
+        ? { url: mod.url, sha256: mod.sha256 }
+        : { image: mod.image };
   const limits = dropEmpty({
     memory: s.limits.memoryBytes === undefined ? undefined : formatMemory(s.limits.memoryBytes),
     cpu: s.limits.cpuMillis === undefined ? undefined : formatCpu(s.limits.cpuMillis),
@@ -47,7 +51,14 @@ export function workloadDocument(pb: PbWasmWorkload): Record<string, unknown> {
       ...(s.args.length > 0 ? { args: s.args } : {}),
       ...(Object.keys(s.env).length > 0 ? { env: s.env } : {}),
       ...(s.volumes.length > 0
-        ? { volumes: s.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, ...(v.source.kind === "hostPath" ? { hostPath: v.source.path } : { emptyDir: {} }), ...(v.readOnly ? { readOnly: true } : {}) })) }
+        ? {
+            volumes: s.volumes.map((v) => ({
+              name: v.name,
+              mountPath: v.mountPath,
+              ...(v.source.kind === "hostPath" ? { hostPath: v.source.path } : { emptyDir: {} }),
+              ...(v.readOnly ? { readOnly: true } : {}),
+            })),
+          }
         : {}),
       restartPolicy: s.restartPolicy,
       ...(Object.keys(limits).length > 0 ? { resources: { limits } } : {}),
@@ -59,7 +70,11 @@ export function workloadDocument(pb: PbWasmWorkload): Record<string, unknown> {
 }
 
 function resources(r: ResourceList | undefined): Record<string, unknown> {
-  return { cpu: formatCpu(Number(r?.cpuMillis ?? 0n)), memory: formatMemory(Number(r?.memoryBytes ?? 0n)), workloads: Number(r?.workloads ?? 0n) };
+  return {
+    cpu: formatCpu(Number(r?.cpuMillis ?? 0n)),
+    memory: formatMemory(Number(r?.memoryBytes ?? 0n)),
+    workloads: Number(r?.workloads ?? 0n),
+  };
 }
 
 export function nodeDocument(n: PbNode): Record<string, unknown> {
@@ -76,7 +91,7 @@ export function nodeDocument(n: PbNode): Record<string, unknown> {
     },
     status: {
       ready: s?.ready ?? false,
-      approval: approvalFromPb(s?.approval ?? 0),
+      approval: approvalFromPb(s?.approval ?? NodeApproval.UNSPECIFIED),
       schedulable: s?.schedulable ?? false,
       capacity: resources(s?.capacity),
       allocatable: resources(s?.allocatable),
@@ -104,12 +119,24 @@ export function age(since: string, nowMs = Date.now()): string {
 
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join("").trimEnd()).join("\n");
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
+        .join("")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function workloadStatusText(w: WasmWorkload): string {
-  return w.status.reason !== "" && w.status.reason !== "Scheduled" ? w.status.reason : w.status.phase;
+  return w.status.reason !== "" && w.status.reason !== "Scheduled"
+    ? w.status.reason
+    : w.status.phase;
 }
 
 export const WORKLOAD_HEADER = ["NAME", "STATUS", "NODE", "RESTARTS", "EXIT", "AGE"];
@@ -117,10 +144,24 @@ export const WORKLOAD_WIDE_HEADER = [...WORKLOAD_HEADER, "PHASE", "POLICY", "MOD
 
 export function workloadRow(pb: PbWasmWorkload, wide: boolean): string[] {
   const w = workloadFromPbTrusted(pb);
-  const row = [w.metadata.name, workloadStatusText(w), w.status.node === "" ? "<none>" : w.status.node, String(w.status.restartCount), w.status.exitCode === undefined ? "" : String(w.status.exitCode), age(w.metadata.creationTimestamp)];
+  const row = [
+    w.metadata.name,
+    workloadStatusText(w),
+    w.status.node === "" ? "<none>" : w.status.node,
+    String(w.status.restartCount),
+    w.status.exitCode === undefined ? "" : String(w.status.exitCode),
+    age(w.metadata.creationTimestamp),
+  ];
   if (!wide) return row;
   const m = w.spec.module;
-  const mod = m.kind === "uploaded" ? (m.fileName === "" ? `sha256:${m.sha256.slice(0, 12)}` : m.fileName) : m.kind === "url" ? m.url : m.image;
+  const mod =
+    m.kind === "uploaded"
+      ? m.fileName === ""
+        ? `sha256:${m.sha256.slice(0, 12)}`
+        : m.fileName
+      : m.kind === "url"
+        ? m.url
+        : m.image;
   return [...row, w.status.phase, w.spec.restartPolicy, mod];
 }
 
@@ -130,13 +171,30 @@ export const NODE_WIDE_HEADER = [...NODE_HEADER, "ADDRESS", "REALIZER", "CPU", "
 export function nodeRow(n: PbNode, wide: boolean): string[] {
   const s = n.status;
   const status = `${s?.ready === true ? "Ready" : "NotReady"}${s?.schedulable === false ? ",SchedulingDisabled" : ""}`;
-  const row = [n.metadata?.name ?? "", status, approvalFromPb(s?.approval ?? 0), `${Number(s?.usage?.workloads ?? 0n)}/${Number(s?.allocatable?.workloads ?? 0n)}`, age(n.metadata?.creationTimestamp ?? ""), s?.version ?? ""];
+  const row = [
+    n.metadata?.name ?? "",
+    status,
+    approvalFromPb(s?.approval ?? NodeApproval.UNSPECIFIED),
+    `${Number(s?.usage?.workloads ?? 0n)}/${Number(s?.allocatable?.workloads ?? 0n)}`,
+    age(n.metadata?.creationTimestamp ?? ""),
+    s?.version ?? "",
+  ];
   if (!wide) return row;
-  return [...row, s?.address ?? "", s?.realizer ?? "", formatCpu(Number(s?.capacity?.cpuMillis ?? 0n)), formatMemory(Number(s?.capacity?.memoryBytes ?? 0n))];
+  return [
+    ...row,
+    s?.address ?? "",
+    s?.realizer ?? "",
+    formatCpu(Number(s?.capacity?.cpuMillis ?? 0n)),
+    formatMemory(Number(s?.capacity?.memoryBytes ?? 0n)),
+  ];
 }
 
 /** Prints documents as JSON or YAML; several as a kubectl List. */
-export function renderDocuments(docs: readonly Record<string, unknown>[], format: "json" | "yaml", asList: boolean): string {
+export function renderDocuments(
+  docs: readonly Record<string, unknown>[],
+  format: "json" | "yaml",
+  asList: boolean,
+): string {
   const value = asList ? { apiVersion: "v1", kind: "List", items: docs } : docs[0];
   switch (format) {
     case "json":

@@ -5,16 +5,23 @@ export type Kind = "WasmWorkload" | "Node";
 
 /** Resolves "wasm", "wasmworkloads", "node", "no"... to a kind, case-insensitively. */
 export function resolveKind(arg: string | undefined): Kind {
-  if (arg === undefined) throw new KcoreError("InvalidArgument", "a resource kind is required (wasm, node)");
+  if (arg === undefined)
+    throw new KcoreError("InvalidArgument", "a resource kind is required (wasm, node)");
   const k = KIND_ALIASES[arg.toLowerCase()];
-  if (k === undefined) throw new KcoreError("InvalidArgument", `unknown resource kind ${JSON.stringify(arg)}: expected wasm (WasmWorkload) or node`);
+  if (k === undefined)
+    throw new KcoreError(
+      "InvalidArgument",
+      `unknown resource kind ${JSON.stringify(arg)}: expected wasm (WasmWorkload) or node`,
+    );
   return k;
 }
 
 /** "kind/name" or "name" (with a default kind). */
 export function splitKindName(arg: string, defaultKind: Kind): { kind: Kind; name: string } {
   const slash = arg.indexOf("/");
-  return slash < 0 ? { kind: defaultKind, name: arg } : { kind: resolveKind(arg.slice(0, slash)), name: arg.slice(slash + 1) };
+  return slash < 0
+    ? { kind: defaultKind, name: arg }
+    : { kind: resolveKind(arg.slice(0, slash)), name: arg.slice(slash + 1) };
 }
 
 export const kindLower = (k: Kind): string => k.toLowerCase();

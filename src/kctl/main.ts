@@ -56,7 +56,8 @@ const OPTIONS = {
 } as const;
 
 function need(value: string | undefined, what: string): string {
-  if (value === undefined || value === "") throw new KcoreError("InvalidArgument", `${what} is required`);
+  if (value === undefined || value === "")
+    throw new KcoreError("InvalidArgument", `${what} is required`);
   return value;
 }
 
@@ -69,7 +70,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const isLogs = own[0] === "logs";
   const args = isLogs ? own.map((a) => (a === "-f" ? "--follow" : a)) : [...own];
   try {
-    const { values: f, positionals: pos } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    const { values: f, positionals: pos } = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
     const flags = f.context === undefined ? {} : { context: f.context };
     const [verb, a1, a2, a3] = pos;
     if (f.help === true || verb === undefined || verb === "help") {
@@ -78,10 +84,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     switch (verb) {
       case "create":
-        if (a1 !== "cluster") throw new KcoreError("InvalidArgument", "usage: kctl create cluster --controller HOST:PORT");
+        if (a1 !== "cluster")
+          throw new KcoreError(
+            "InvalidArgument",
+            "usage: kctl create cluster --controller HOST:PORT",
+          );
         // The PKI library is loaded only for this command: it is slow to import.
         const { createCluster } = await import("./commands/create-cluster.js");
-        await createCluster({ controller: need(f.controller, "--controller"), context: f.context ?? "default", force: f.force ?? false, dataDir: f["data-dir"] ?? defaultDataDir() });
+        await createCluster({
+          controller: need(f.controller, "--controller"),
+          context: f.context ?? "default",
+          force: f.force ?? false,
+          dataDir: f["data-dir"] ?? defaultDataDir(),
+        });
         return 0;
       case "apply":
         await apply(f.filename ?? [], flags);
@@ -93,48 +108,78 @@ export async function main(argv: readonly string[]): Promise<number> {
         await describe(resolveKind(a1), need(a2, "NAME"), flags);
         return 0;
       case "delete":
-        await deleteResources(a1 === undefined ? undefined : resolveKind(a1), pos.slice(2), f.filename ?? [], flags);
+        await deleteResources(
+          a1 === undefined ? undefined : resolveKind(a1),
+          pos.slice(2),
+          f.filename ?? [],
+          flags,
+        );
         return 0;
       case "logs":
-        await logs(need(a1, "NAME"), {
-          follow: f.follow ?? false,
-          previous: f.previous ?? false,
-          timestamps: f.timestamps ?? false,
-          ...(f.tail === undefined ? {} : { tail: parseTail(f.tail) }),
-        }, flags);
+        await logs(
+          need(a1, "NAME"),
+          {
+            follow: f.follow ?? false,
+            previous: f.previous ?? false,
+            timestamps: f.timestamps ?? false,
+            ...(f.tail === undefined ? {} : { tail: parseTail(f.tail) }),
+          },
+          flags,
+        );
         return 0;
       case "wait":
-        await wait(resolveKind(a1), need(a2, "NAME"), parseCondition(need(f.for, "--for")), parseDuration("--timeout", f.timeout ?? "30s"), flags);
+        await wait(
+          resolveKind(a1),
+          need(a2, "NAME"),
+          parseCondition(need(f.for, "--for")),
+          parseDuration("--timeout", f.timeout ?? "30s"),
+          flags,
+        );
         return 0;
       case "run":
-        await run(need(a1, "NAME"), {
-          wasm: need(f.wasm, "--wasm"),
-          args: trailing,
-          env: f.env ?? [],
-          labels: f.labels ?? [],
-          ...(f.restart === undefined ? {} : { restart: f.restart }),
-          ...(f.memory === undefined ? {} : { memory: f.memory }),
-          ...(f.cpu === undefined ? {} : { cpu: f.cpu }),
-        }, flags);
+        await run(
+          need(a1, "NAME"),
+          {
+            wasm: need(f.wasm, "--wasm"),
+            args: trailing,
+            env: f.env ?? [],
+            labels: f.labels ?? [],
+            ...(f.restart === undefined ? {} : { restart: f.restart }),
+            ...(f.memory === undefined ? {} : { memory: f.memory }),
+            ...(f.cpu === undefined ? {} : { cpu: f.cpu }),
+          },
+          flags,
+        );
         return 0;
       case "certificate":
-        if (a1 !== "sign") throw new KcoreError("InvalidArgument", "usage: kctl certificate sign --csr FILE --out-dir DIR");
+        if (a1 !== "sign")
+          throw new KcoreError(
+            "InvalidArgument",
+            "usage: kctl certificate sign --csr FILE --out-dir DIR",
+          );
         await signNodeCsr(need(f.csr, "--csr"), need(f["out-dir"], "--out-dir"), flags);
         return 0;
       case "version":
         await version(flags);
         return 0;
       default:
-        throw new KcoreError("InvalidArgument", `unknown command ${JSON.stringify(verb)}${a3 === undefined ? "" : ""}; see kctl --help`);
+        throw new KcoreError(
+          "InvalidArgument",
+          `unknown command ${JSON.stringify(verb)}${a3 === undefined ? "" : ""}; see kctl --help`,
+        );
     }
   } catch (e) {
-    out.error(e instanceof Error ? e.message.split("\n")[0] ?? "" : String(e));
+    out.error(e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
     return 1;
   }
 }
 
 function parseTail(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < -1) throw new KcoreError("InvalidArgument", `--tail: expected a whole number, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < -1)
+    throw new KcoreError(
+      "InvalidArgument",
+      `--tail: expected a whole number, got ${JSON.stringify(v)}`,
+    );
   return n;
 }

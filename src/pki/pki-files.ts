@@ -42,21 +42,39 @@ export async function ensureCa(dataDir: string): Promise<CertKeyPair> {
 const LOCAL_IPS = ["127.0.0.1", "::1"];
 
 /** The controller's certificate (CN kcore-controller-<host>), created when missing. */
-export async function ensureControllerCert(dataDir: string, ca: CertKeyPair, extraNames: readonly string[] = []): Promise<void> {
+export async function ensureControllerCert(
+  dataDir: string,
+  ca: CertKeyPair,
+  extraNames: readonly string[] = [],
+): Promise<void> {
   const dir = certsDir(dataDir);
   if (existsSync(join(dir, CERT_FILES.controllerCert))) return;
   const host = hostname();
   const ips = extraNames.filter((n) => /^[\d.]+$|:/.test(n));
   const dns = extraNames.filter((n) => !ips.includes(n));
-  const pair = await issue(ca, { commonName: `${CONTROLLER_CN_PREFIX}${host}`, dnsNames: [host, "localhost", ...dns], ipAddresses: [...LOCAL_IPS, ...ips], usage: "server-and-client" });
+  const pair = await issue(ca, {
+    commonName: `${CONTROLLER_CN_PREFIX}${host}`,
+    dnsNames: [host, "localhost", ...dns],
+    ipAddresses: [...LOCAL_IPS, ...ips],
+    usage: "server-and-client",
+  });
   writePair(dir, CERT_FILES.controllerCert, CERT_FILES.controllerKey, pair);
 }
 
 /** A node's certificate (CN kcore-node-<name>) issued locally by a CA on this machine. */
-export async function ensureNodeCert(dataDir: string, ca: CertKeyPair, nodeName: string): Promise<void> {
+export async function ensureNodeCert(
+  dataDir: string,
+  ca: CertKeyPair,
+  nodeName: string,
+): Promise<void> {
   const dir = certsDir(dataDir);
   if (existsSync(join(dir, CERT_FILES.nodeCert))) return;
-  const pair = await issue(ca, { commonName: `${NODE_CN_PREFIX}${nodeName}`, dnsNames: [nodeName, hostname(), "localhost"], ipAddresses: LOCAL_IPS, usage: "server-and-client" });
+  const pair = await issue(ca, {
+    commonName: `${NODE_CN_PREFIX}${nodeName}`,
+    dnsNames: [nodeName, hostname(), "localhost"],
+    ipAddresses: LOCAL_IPS,
+    usage: "server-and-client",
+  });
   writePair(dir, CERT_FILES.nodeCert, CERT_FILES.nodeKey, pair);
 }
 
@@ -67,5 +85,9 @@ export async function issueAdmin(ca: CertKeyPair): Promise<CertKeyPair> {
 
 export function loadTls(dataDir: string, certName: string, keyName: string): TlsMaterial {
   const dir = certsDir(dataDir);
-  return { caPem: readPem(dir, CERT_FILES.caCert), certPem: readPem(dir, certName), keyPem: readPem(dir, keyName) };
+  return {
+    caPem: readPem(dir, CERT_FILES.caCert),
+    certPem: readPem(dir, certName),
+    keyPem: readPem(dir, keyName),
+  };
 }

@@ -31,7 +31,10 @@ const DAY_MS = 86_400_000;
 
 /** Creates an ECDSA P-256 key pair; the private key never leaves this process unless written. */
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
-  return webcrypto.subtle.generateKey({ name: ALG.name, namedCurve: ALG.namedCurve }, true, ["sign", "verify"]);
+  return webcrypto.subtle.generateKey({ name: ALG.name, namedCurve: ALG.namedCurve }, true, [
+    "sign",
+    "verify",
+  ]);
 }
 
 export async function exportKeyPem(key: CryptoKey): Promise<string> {
@@ -41,7 +44,13 @@ export async function exportKeyPem(key: CryptoKey): Promise<string> {
 
 async function importKeyPem(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decodeFirst(pem);
-  return webcrypto.subtle.importKey("pkcs8", der, { name: ALG.name, namedCurve: ALG.namedCurve }, false, ["sign"]);
+  return webcrypto.subtle.importKey(
+    "pkcs8",
+    der,
+    { name: ALG.name, namedCurve: ALG.namedCurve },
+    false,
+    ["sign"],
+  );
 }
 
 function serial(): string {
@@ -63,7 +72,10 @@ export async function createCa(commonName: string): Promise<CertKeyPair> {
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 1, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -75,17 +87,27 @@ function leafExtensions(opts: IssueOptions): x509.Extension[] {
     ...(opts.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
     ...(opts.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
   ];
-  const eku = opts.usage === "client" ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+  const eku =
+    opts.usage === "client"
+      ? [x509.ExtendedKeyUsage.clientAuth]
+      : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
+      true,
+    ),
     new x509.ExtendedKeyUsageExtension(eku, false),
     ...(san.length > 0 ? [new x509.SubjectAlternativeNameExtension(san, false)] : []),
   ];
 }
 
 /** Signs a leaf certificate for `publicKey` with the CA (one year unless given). */
-export async function signLeaf(ca: CertKeyPair, publicKey: CryptoKey, opts: IssueOptions): Promise<string> {
+export async function signLeaf(
+  ca: CertKeyPair,
+  publicKey: CryptoKey,
+  opts: IssueOptions,
+): Promise<string> {
   const caCert = new x509.X509Certificate(ca.certPem);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
@@ -97,7 +119,10 @@ export async function signLeaf(ca: CertKeyPair, publicKey: CryptoKey, opts: Issu
     signingAlgorithm: ALG,
     publicKey,
     signingKey: await importKeyPem(ca.keyPem),
-    extensions: [...leafExtensions(opts), await x509.AuthorityKeyIdentifierExtension.create(caCert)],
+    extensions: [
+      ...leafExtensions(opts),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
   });
   return cert.toString("pem");
 }
@@ -105,28 +130,47 @@ export async function signLeaf(ca: CertKeyPair, publicKey: CryptoKey, opts: Issu
 /** Creates a key and a certificate for it in one step (for identities created on this machine). */
 export async function issue(ca: CertKeyPair, opts: IssueOptions): Promise<CertKeyPair> {
   const keys = await generateKeyPair();
-  return { certPem: await signLeaf(ca, keys.publicKey, opts), keyPem: await exportKeyPem(keys.privateKey) };
+  return {
+    certPem: await signLeaf(ca, keys.publicKey, opts),
+    keyPem: await exportKeyPem(keys.privateKey),
+  };
 }
 
 /** Creates a key and a certificate signing request for `commonName`; the key stays with the caller. */
 export async function createCsr(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
   const keys = await generateKeyPair();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys, signingAlgorithm: ALG });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${commonName}`,
+    keys,
+    signingAlgorithm: ALG,
+  });
   return { csrPem: csr.toString("pem"), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
 /** Checks a CSR's signature and returns its common name and public key. */
-export async function readCsr(csrPem: string): Promise<{ commonName: string; publicKey: CryptoKey }> {
+export async function readCsr(
+  csrPem: string,
+): Promise<{ commonName: string; publicKey: CryptoKey }> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (e) {
-    throw new KcoreError("InvalidArgument", "csrPem: not a PEM certificate signing request", { cause: e });
+    throw new KcoreError("InvalidArgument", "csrPem: not a PEM certificate signing request", {
+      cause: e,
+    });
   }
-  if (!(await csr.verify())) throw new KcoreError("InvalidArgument", "csrPem: signature does not verify");
+  if (!(await csr.verify()))
+    throw new KcoreError("InvalidArgument", "csrPem: signature does not verify");
   const cn = csr.subjectName.getField("CN")[0];
   if (cn === undefined) throw new KcoreError("InvalidArgument", "csrPem: subject has no CN");
-  return { commonName: cn, publicKey: await csr.publicKey.export({ name: ALG.name, namedCurve: ALG.namedCurve }, ["verify"]) };
+  const publicKey = await webcrypto.subtle.importKey(
+    "spki",
+    csr.publicKey.rawData,
+    { name: ALG.name, namedCurve: ALG.namedCurve },
+    true,
+    ["verify"],
+  );
+  return { commonName: cn, publicKey };
 }
 
 /** The common name of a PEM certificate. */

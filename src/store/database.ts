@@ -25,7 +25,9 @@ export function migrate(db: Db, logger: Logger): void {
   const current = db.pragma("user_version", { simple: true }) as number;
   const latest = MIGRATIONS.at(-1)?.version ?? 0;
   if (current > latest) {
-    throw new Error(`Database schema version ${current} is newer than this kcore (${latest}): refusing to start`);
+    throw new Error(
+      `Database schema version ${current} is newer than this kcore (${latest}): refusing to start`,
+    );
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;

@@ -27,7 +27,9 @@ export class GroupCommitter {
       this.#queue.push({ fn, resolve, reject } as Pending<unknown>);
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => { this.#flush(); });
+        setImmediate(() => {
+          this.#flush();
+        });
       }
     });
   }

@@ -62,14 +62,26 @@ export class NodeStore {
   }
 
   #save(node: Node): Node {
-    const rv = this.#db.prepare<[], { value: number }>("UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value").get()?.value ?? 0;
+    const rv =
+      this.#db
+        .prepare<[], { value: number }>(
+          "UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value",
+        )
+        .get()?.value ?? 0;
     const saved: Node = { ...node, metadata: { ...node.metadata, resourceVersion: rv } };
     this.#db
       .prepare(
         `INSERT INTO nodes (name, uid, resource_version, created_at, labels, status) VALUES (@name, @uid, @rv, @created, @labels, @status)
          ON CONFLICT (name) DO UPDATE SET resource_version = @rv, labels = @labels, status = @status`,
       )
-      .run({ name: saved.metadata.name, uid: saved.metadata.uid, rv, created: saved.metadata.creationTimestamp, labels: JSON.stringify(saved.metadata.labels), status: JSON.stringify(saved.status) });
+      .run({
+        name: saved.metadata.name,
+        uid: saved.metadata.uid,
+        rv,
+        created: saved.metadata.creationTimestamp,
+        labels: JSON.stringify(saved.metadata.labels),
+        status: JSON.stringify(saved.status),
+      });
     this.#commit.afterCommit(() => this.events.emit("change", saved));
     return saved;
   }
@@ -114,7 +126,10 @@ export class NodeStore {
     return this.#commit.run(() => {
       const existing = this.get(name);
       if (!existing) return undefined;
-      return this.#save({ ...existing, status: { ...existing.status, ready: true, usage, lastHeartbeat: now.toISOString() } });
+      return this.#save({
+        ...existing,
+        status: { ...existing.status, ready: true, usage, lastHeartbeat: now.toISOString() },
+      });
     });
   }
 }

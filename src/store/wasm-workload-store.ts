@@ -15,7 +15,10 @@ import type { GroupCommitter } from "./group-commit.js";
 
 export type ApplyOutcome = "created" | "configured" | "unchanged";
 
-export type WorkloadEvent = { readonly type: "ADDED" | "MODIFIED" | "DELETED"; readonly workload: WasmWorkload };
+export type WorkloadEvent = {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  readonly workload: WasmWorkload;
+};
 
 interface Row {
   name: string;
@@ -59,7 +62,9 @@ export class WasmWorkloadStore {
     this.events.setMaxListeners(0);
     this.#get = db.prepare<[string], Row>("SELECT * FROM wasm_workloads WHERE name = ?");
     this.#list = db.prepare<[], Row>("SELECT * FROM wasm_workloads ORDER BY name");
-    this.#bump = db.prepare<[], { value: number }>("UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value");
+    this.#bump = db.prepare<[], { value: number }>(
+      "UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value",
+    );
   }
 
   get(name: string): WasmWorkload | undefined {
@@ -78,7 +83,9 @@ export class WasmWorkloadStore {
   }
 
   #emit(type: WorkloadEvent["type"], workload: WasmWorkload): void {
-    this.#commit.afterCommit(() => this.events.emit("change", { type, workload } satisfies WorkloadEvent));
+    this.#commit.afterCommit(() =>
+      this.events.emit("change", { type, workload } satisfies WorkloadEvent),
+    );
   }
 
   #write(w: WasmWorkload, node: string): void {
@@ -103,12 +110,24 @@ export class WasmWorkloadStore {
   }
 
   /** Creates or updates a workload; the generation moves only when the spec changes. */
-  apply(name: SafeName, labels: Readonly<Record<string, string>>, spec: WasmWorkloadSpec, now: Date): Promise<{ outcome: ApplyOutcome; workload: WasmWorkload }> {
+  apply(
+    name: SafeName,
+    labels: Readonly<Record<string, string>>,
+    spec: WasmWorkloadSpec,
+    now: Date,
+  ): Promise<{ outcome: ApplyOutcome; workload: WasmWorkload }> {
     return this.#commit.run(() => {
       const existing = this.get(name);
       if (!existing) {
         const workload: WasmWorkload = {
-          metadata: { name, labels, uid: randomUUID(), generation: 1, resourceVersion: this.#nextVersion(), creationTimestamp: now.toISOString() },
+          metadata: {
+            name,
+            labels,
+            uid: randomUUID(),
+            generation: 1,
+            resourceVersion: this.#nextVersion(),
+            creationTimestamp: now.toISOString(),
+          },
           spec,
           status: PENDING_STATUS,
         };
@@ -142,7 +161,10 @@ export class WasmWorkloadStore {
       const existing = this.get(name);
       if (!existing) throw new NotFoundError("WasmWorkload", name);
       this.#db.prepare("DELETE FROM wasm_workloads WHERE name = ?").run(name);
-      const workload = { ...existing, metadata: { ...existing.metadata, resourceVersion: this.#nextVersion() } };
+      const workload = {
+        ...existing,
+        metadata: { ...existing.metadata, resourceVersion: this.#nextVersion() },
+      };
       this.#emit("DELETED", workload);
       return workload;
     });
@@ -152,13 +174,22 @@ export class WasmWorkloadStore {
    * Replaces the status of the incarnation `uid` of `name`, if it still exists. `check` may refuse
    * (return false) based on the current record, e.g. a report from a node it is not placed on.
    */
-  updateStatus(name: string, uid: string, update: (current: WasmWorkload) => WasmWorkloadStatus | undefined): Promise<WasmWorkload | undefined> {
+  updateStatus(
+    name: string,
+    uid: string,
+    update: (current: WasmWorkload) => WasmWorkloadStatus | undefined,
+  ): Promise<WasmWorkload | undefined> {
     return this.#commit.run(() => {
       const existing = this.get(name);
       if (existing?.metadata.uid !== uid) return undefined;
       const status = update(existing);
-      if (status === undefined || JSON.stringify(status) === JSON.stringify(existing.status)) return existing;
-      const workload: WasmWorkload = { ...existing, metadata: { ...existing.metadata, resourceVersion: this.#nextVersion() }, status };
+      if (status === undefined || JSON.stringify(status) === JSON.stringify(existing.status))
+        return existing;
+      const workload: WasmWorkload = {
+        ...existing,
+        metadata: { ...existing.metadata, resourceVersion: this.#nextVersion() },
+        status,
+      };
       this.#write(workload, status.node);
       this.#emit("MODIFIED", workload);
       return workload;

@@ -15,14 +15,24 @@ function inside(root: string, candidate: string): boolean {
  * The file-system half of the path gate: joins `parts` under `root`, refuses NUL, traversal and
  * any existing symlink on the way that leads outside `root`. Optionally creates the directory.
  */
-export function gatePath(root: string, parts: readonly string[], opts: { mkdir?: boolean } = {}): RootedPath {
+export function gatePath(
+  root: string,
+  parts: readonly string[],
+  opts: { mkdir?: boolean } = {},
+): RootedPath {
   for (const p of parts) {
-    if (p.includes("\0")) throw new KcoreError("InvalidArgument", `path segment ${JSON.stringify(p)} contains NUL`);
-    if (p === "" || p === "." || p === ".." || p.includes("/")) throw new KcoreError("InvalidArgument", `path segment ${JSON.stringify(p)} is not a plain name`);
+    if (p.includes("\0"))
+      throw new KcoreError("InvalidArgument", `path segment ${JSON.stringify(p)} contains NUL`);
+    if (p === "" || p === "." || p === ".." || p.includes("/"))
+      throw new KcoreError(
+        "InvalidArgument",
+        `path segment ${JSON.stringify(p)} is not a plain name`,
+      );
   }
   const realRoot = realpathSync(root);
   const target = resolve(realRoot, ...parts);
-  if (!inside(realRoot, target)) throw new KcoreError("InvalidArgument", `path ${JSON.stringify(target)} escapes ${realRoot}`);
+  if (!inside(realRoot, target))
+    throw new KcoreError("InvalidArgument", `path ${JSON.stringify(target)} escapes ${realRoot}`);
   if (opts.mkdir === true) mkdirSync(target, { recursive: true, mode: 0o750 });
   // Every existing component must resolve inside the root.
   let cur = realRoot;
@@ -34,7 +44,11 @@ export function gatePath(root: string, parts: readonly string[], opts: { mkdir?:
       break; // does not exist yet: nothing to follow
     }
     const real = realpathSync(cur);
-    if (!inside(realRoot, real)) throw new KcoreError("InvalidArgument", `path ${JSON.stringify(cur)} resolves to ${JSON.stringify(real)}, outside ${realRoot}`);
+    if (!inside(realRoot, real))
+      throw new KcoreError(
+        "InvalidArgument",
+        `path ${JSON.stringify(cur)} resolves to ${JSON.stringify(real)}, outside ${realRoot}`,
+      );
   }
   return target as RootedPath;
 }
@@ -48,9 +62,16 @@ export function gateHostDirectory(path: string, forbidden: readonly string[]): s
   try {
     real = realpathSync(path);
   } catch {
-    throw new KcoreError("FailedPrecondition", `hostPath ${JSON.stringify(path)} does not exist on this node`);
+    throw new KcoreError(
+      "FailedPrecondition",
+      `hostPath ${JSON.stringify(path)} does not exist on this node`,
+    );
   }
-  if (!lstatSync(real).isDirectory()) throw new KcoreError("FailedPrecondition", `hostPath ${JSON.stringify(path)} is not a directory`);
+  if (!lstatSync(real).isDirectory())
+    throw new KcoreError(
+      "FailedPrecondition",
+      `hostPath ${JSON.stringify(path)} is not a directory`,
+    );
   for (const f of forbidden) {
     let realF: string;
     try {
@@ -59,7 +80,10 @@ export function gateHostDirectory(path: string, forbidden: readonly string[]): s
       continue;
     }
     if (inside(realF, real) || inside(real, realF)) {
-      throw new KcoreError("PermissionDenied", `hostPath ${JSON.stringify(path)} overlaps the kcore data directory ${realF}`);
+      throw new KcoreError(
+        "PermissionDenied",
+        `hostPath ${JSON.stringify(path)} overlaps the kcore data directory ${realF}`,
+      );
     }
   }
   return real;

@@ -60,7 +60,11 @@ export class LogWriter {
   }
 
   #record(stream: LogStream, tag: "P" | "F", text: Buffer): void {
-    const line = Buffer.concat([Buffer.from(`${timestamp()} ${stream} ${tag} `), text, Buffer.from("\n")]);
+    const line = Buffer.concat([
+      Buffer.from(`${timestamp()} ${stream} ${tag} `),
+      text,
+      Buffer.from("\n"),
+    ]);
     if (this.#size + line.length > this.#maxBytes && this.#size > 0) this.#rotate();
     writeSync(this.#fd, line);
     this.#size += line.length;

@@ -41,11 +41,24 @@ function main(specPath: string): number {
       case "no-memory":
         break;
       case "too-small":
-        log.write("stderr", Buffer.from(`kcore: module needs ${capped.minPages * 64} KiB of memory at start, above its limit of ${capped.limitPages * 64} KiB\n`));
-        return finish({ exitCode: 137, reason: "OOMKilled", message: "initial memory exceeds resources.limits.memory" });
+        log.write(
+          "stderr",
+          Buffer.from(
+            `kcore: module needs ${capped.minPages * 64} KiB of memory at start, above its limit of ${capped.limitPages * 64} KiB\n`,
+          ),
+        );
+        return finish({
+          exitCode: 137,
+          reason: "OOMKilled",
+          message: "initial memory exceeds resources.limits.memory",
+        });
       case "invalid":
         log.write("stderr", Buffer.from(`kcore: invalid module: ${capped.message}\n`));
-        return finish({ exitCode: 1, reason: "Error", message: `invalid module: ${capped.message}` });
+        return finish({
+          exitCode: 1,
+          reason: "Error",
+          message: `invalid module: ${capped.message}`,
+        });
     }
   }
 
@@ -66,19 +79,27 @@ function main(specPath: string): number {
     stderr: devNull,
     returnOnExit: true,
   });
-  let memory: WebAssembly.Memory | undefined;
+  // Filled in once the instance exists; WASI calls only happen after that.
+  const exported: { memory?: WebAssembly.Memory } = {};
   const mem = (): WebAssembly.Memory => {
-    if (!memory) throw new Error("module has no memory export");
-    return memory;
+    if (!exported.memory) throw new Error("module has no memory export");
+    return exported.memory;
   };
-  const base = (wasi.getImportObject() as { wasi_snapshot_preview1: unknown }).wasi_snapshot_preview1 as WasiImports;
+  const base = (wasi.getImportObject() as { wasi_snapshot_preview1: unknown })
+    .wasi_snapshot_preview1 as WasiImports;
   const guarded = guardReadOnly(base, readOnlyFds, mem);
   const streams: Record<number, LogStream> = { 1: "stdout", 2: "stderr" };
   const imports: WasiImports = {
     ...guarded,
-    fd_write: ((fd: number, iovs: number, iovsLen: number, nwritten: number): number => {
+    fd_write: (fd: number, iovs: number, iovsLen: number, nwritten: number): number => {
       const stream = streams[fd];
-      if (stream === undefined) return (guarded.fd_write as unknown as (...a: number[]) => number)(fd, iovs, iovsLen, nwritten);
+      if (stream === undefined)
+        return (guarded.fd_write as unknown as (...a: number[]) => number)(
+          fd,
+          iovs,
+          iovsLen,
+          nwritten,
+        );
       try {
         const view = new DataView(mem().buffer);
         let total = 0;
@@ -93,7 +114,7 @@ function main(specPath: string): number {
       } catch {
         return ERRNO_FAULT;
       }
-    }) as WasiImports[string],
+    },
   };
 
   let instance: WebAssembly.Instance;
@@ -103,19 +124,39 @@ function main(specPath: string): number {
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     log.write("stderr", Buffer.from(`kcore: cannot instantiate module: ${message}\n`));
-    return finish({ exitCode: 1, reason: "Error", message: `cannot instantiate module: ${message}` });
+    return finish({
+      exitCode: 1,
+      reason: "Error",
+      message: `cannot instantiate module: ${message}`,
+    });
   }
-  memory = instance.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
-  const atLimit = (): boolean => limitPages !== undefined && memory !== undefined && memory.buffer.byteLength / WASM_PAGE_BYTES >= limitPages;
+  if (instance.exports.memory instanceof WebAssembly.Memory)
+    exported.memory = instance.exports.memory;
+  const atLimit = (): boolean =>
+    limitPages !== undefined &&
+    exported.memory !== undefined &&
+    exported.memory.buffer.byteLength / WASM_PAGE_BYTES >= limitPages;
   try {
     const code = wasi.start(instance);
-    if (code !== 0 && atLimit()) return finish({ exitCode: code, reason: "OOMKilled", message: "module exceeded resources.limits.memory" });
+    if (code !== 0 && atLimit())
+      return finish({
+        exitCode: code,
+        reason: "OOMKilled",
+        message: "module exceeded resources.limits.memory",
+      });
     return finish({ exitCode: code, reason: code === 0 ? "Completed" : "Error", message: "" });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (atLimit() || e instanceof RangeError) {
-      log.write("stderr", Buffer.from(`kcore: module stopped: memory limit reached (${message})\n`));
-      return finish({ exitCode: TRAP_EXIT_CODE, reason: "OOMKilled", message: "module exceeded resources.limits.memory" });
+      log.write(
+        "stderr",
+        Buffer.from(`kcore: module stopped: memory limit reached (${message})\n`),
+      );
+      return finish({
+        exitCode: TRAP_EXIT_CODE,
+        reason: "OOMKilled",
+        message: "module exceeded resources.limits.memory",
+      });
     }
     log.write("stderr", Buffer.from(`kcore: module trapped: ${message}\n`));
     return finish({ exitCode: TRAP_EXIT_CODE, reason: "Error", message: `trap: ${message}` });

@@ -8,7 +8,11 @@ export interface RunnerSpec {
   readonly modulePath: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly preopens: readonly { readonly guest: string; readonly host: string; readonly readOnly: boolean }[];
+  readonly preopens: readonly {
+    readonly guest: string;
+    readonly host: string;
+    readonly readOnly: boolean;
+  }[];
   readonly memoryLimitBytes?: number;
   readonly logPath: string;
   /** Where the runner records how the run ended. */

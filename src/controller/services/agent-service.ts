@@ -11,17 +11,27 @@ import type { ControllerContext } from "../context.js";
 
 /** The identity of a node's desired set: which incarnations at which generation. */
 function assignmentKey(ws: readonly WasmWorkload[]): string {
-  return ws.map((w) => `${w.metadata.uid}@${w.metadata.generation}`).sort().join(",");
+  return ws
+    .map((w) => `${w.metadata.uid}@${w.metadata.generation}`)
+    .sort()
+    .join(",");
 }
 
 export function agentService(c: ControllerContext): ServiceImpl<typeof AgentService> {
-  const assigned = (node: string): WasmWorkload[] => c.workloads.list().filter((w) => w.status.node === node);
+  const assigned = (node: string): WasmWorkload[] =>
+    c.workloads.list().filter((w) => w.status.node === node);
   return {
     async registerNode(req) {
       const name = parseName("nodeName", req.nodeName);
-      const realizer = req.realizer === "nixos" || req.realizer === "direct" ? req.realizer : undefined;
-      if (realizer === undefined) throw new InvalidFieldError("realizer", `unknown realizer ${JSON.stringify(req.realizer)}: expected nixos or direct`);
-      if (req.address.length > 300) throw new InvalidFieldError("address", "longer than 300 characters");
+      const realizer =
+        req.realizer === "nixos" || req.realizer === "direct" ? req.realizer : undefined;
+      if (realizer === undefined)
+        throw new InvalidFieldError(
+          "realizer",
+          `unknown realizer ${JSON.stringify(req.realizer)}: expected nixos or direct`,
+        );
+      if (req.address.length > 300)
+        throw new InvalidFieldError("address", "longer than 300 characters");
       const node = await c.nodes.register(
         {
           name,
@@ -38,13 +48,25 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       return { node: nodeToPb(node, true) };
     },
     async heartbeat(req) {
-      const n = await c.nodes.heartbeat(parseName("nodeName", req.nodeName), resourcesFromPb(req.usage), c.now());
-      if (!n) throw new KcoreError("FailedPrecondition", `node '${req.nodeName}' is not registered: register first`);
+      const n = await c.nodes.heartbeat(
+        parseName("nodeName", req.nodeName),
+        resourcesFromPb(req.usage),
+        c.now(),
+      );
+      if (!n)
+        throw new KcoreError(
+          "FailedPrecondition",
+          `node '${req.nodeName}' is not registered: register first`,
+        );
       return {};
     },
     async watchAssignments(req, ctx, send) {
       const node = parseName("nodeName", req.nodeName);
-      if (!c.nodes.get(node)) throw new KcoreError("FailedPrecondition", `node '${node}' is not registered: register first`);
+      if (!c.nodes.get(node))
+        throw new KcoreError(
+          "FailedPrecondition",
+          `node '${node}' is not registered: register first`,
+        );
       let lastKey: string | undefined;
       let queued = false;
       const push = (): void => {
@@ -59,23 +81,37 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
         const w = e.workload;
         if (w.status.node !== node && lastKey?.includes(w.metadata.uid) !== true) return;
         queued = true;
-        setImmediate(() => { queued = false; if (!ctx.signal.aborted) push(); });
+        setImmediate(() => {
+          queued = false;
+          if (!ctx.signal.aborted) push();
+        });
       };
       c.workloads.events.on("change", onChange);
       try {
         push();
-        await new Promise<void>((resolve) => { ctx.signal.addEventListener("abort", () => { resolve(); }, { once: true }); });
+        await new Promise<void>((resolve) => {
+          ctx.signal.addEventListener(
+            "abort",
+            () => {
+              resolve();
+            },
+            { once: true },
+          );
+        });
       } finally {
         c.workloads.events.off("change", onChange);
       }
     },
     async reportWorkloadStatus(req) {
       const node = parseName("nodeName", req.nodeName);
-      if (req.reports.length > 10_000) throw new InvalidFieldError("reports", "at most 10000 reports per call");
+      if (req.reports.length > 10_000)
+        throw new InvalidFieldError("reports", "at most 10000 reports per call");
       await Promise.all(
         req.reports.map((r, i) => {
           const status = statusFromPb(`reports[${i}].status`, r.status);
-          return c.workloads.updateStatus(r.name, r.uid, (cur) => (cur.status.node === node ? { ...status, node } : undefined));
+          return c.workloads.updateStatus(r.name, r.uid, (cur) =>
+            cur.status.node === node ? { ...status, node } : undefined,
+          );
         }),
       );
       return {};

@@ -20,14 +20,25 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
       return Promise.resolve({ items: c.nodes.list().map((n) => nodeToPb(n, isReady(n, now))) });
     },
     async signNodeCertificate(req) {
-      if (req.csrPem.length > 16 * 1024) throw new KcoreError("InvalidArgument", "csrPem: larger than 16 KiB");
+      if (req.csrPem.length > 16 * 1024)
+        throw new KcoreError("InvalidArgument", "csrPem: larger than 16 KiB");
       const { commonName, publicKey } = await readCsr(req.csrPem);
-      const nodeName = commonName.startsWith(NODE_CN_PREFIX) ? commonName.slice(NODE_CN_PREFIX.length) : "";
+      const nodeName = commonName.startsWith(NODE_CN_PREFIX)
+        ? commonName.slice(NODE_CN_PREFIX.length)
+        : "";
       if (!isDnsLabel(nodeName)) {
-        throw new KcoreError("InvalidArgument", `csrPem: subject CN ${JSON.stringify(commonName)} must be ${NODE_CN_PREFIX}<node name>`);
+        throw new KcoreError(
+          "InvalidArgument",
+          `csrPem: subject CN ${JSON.stringify(commonName)} must be ${NODE_CN_PREFIX}<node name>`,
+        );
       }
       const ca = c.ca();
-      const certificatePem = await signLeaf(ca, publicKey, { commonName, dnsNames: [nodeName, "localhost"], ipAddresses: ["127.0.0.1", "::1"], usage: "server-and-client" });
+      const certificatePem = await signLeaf(ca, publicKey, {
+        commonName,
+        dnsNames: [nodeName, "localhost"],
+        ipAddresses: ["127.0.0.1", "::1"],
+        usage: "server-and-client",
+      });
       c.logger.info({ node: nodeName }, "signed node certificate");
       return { certificatePem, caCertificatePem: ca.certPem };
     },

@@ -9,8 +9,16 @@ import type { WasmWorkloadService } from "../../gen/kcore/v1/wasm_workload_pb.js
 import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
 import type { ControllerContext } from "../context.js";
 
-const OUTCOME = { created: ApplyOutcome.CREATED, configured: ApplyOutcome.CONFIGURED, unchanged: ApplyOutcome.UNCHANGED } as const;
-const EVENT = { ADDED: WatchEventType.ADDED, MODIFIED: WatchEventType.MODIFIED, DELETED: WatchEventType.DELETED } as const;
+const OUTCOME = {
+  created: ApplyOutcome.CREATED,
+  configured: ApplyOutcome.CONFIGURED,
+  unchanged: ApplyOutcome.UNCHANGED,
+} as const;
+const EVENT = {
+  ADDED: WatchEventType.ADDED,
+  MODIFIED: WatchEventType.MODIFIED,
+  DELETED: WatchEventType.DELETED,
+} as const;
 
 /** Most events a slow watcher may have queued before it is cut off. */
 const MAX_WATCH_BACKLOG = 10_000;
@@ -25,10 +33,16 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     async applyWasmWorkload(req) {
       const { name, labels, spec } = workloadFromPb(req.workload);
       if (spec.module.kind === "uploaded" && !c.blobs.has(spec.module.sha256)) {
-        throw new KcoreError("FailedPrecondition", `spec.module.sha256: module ${spec.module.sha256} has not been uploaded`);
+        throw new KcoreError(
+          "FailedPrecondition",
+          `spec.module.sha256: module ${spec.module.sha256} has not been uploaded`,
+        );
       }
       if (spec.module.kind === "image") {
-        throw new KcoreError("InvalidArgument", "spec.module.image: OCI image modules are not supported by this version; use path or url");
+        throw new KcoreError(
+          "InvalidArgument",
+          "spec.module.image: OCI image modules are not supported by this version; use path or url",
+        );
       }
       const { outcome, workload } = await c.workloads.apply(name, labels, spec, c.now());
       c.logger.info({ workload: name, outcome }, "applied workload");
@@ -39,7 +53,9 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     },
     listWasmWorkloads(req) {
       const sel = Object.entries(req.labelSelector);
-      const items = c.workloads.list().filter((w) => sel.every(([k, v]) => w.metadata.labels[k] === v));
+      const items = c.workloads
+        .list()
+        .filter((w) => sel.every(([k, v]) => w.metadata.labels[k] === v));
       return Promise.resolve({ items: items.map(workloadToPb) });
     },
     async deleteWasmWorkload(req) {
@@ -59,9 +75,18 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
       c.workloads.events.on("change", onChange);
       try {
         for (const w of c.workloads.list()) {
-          if (only === undefined || w.metadata.name === only) send({ type: WatchEventType.ADDED, workload: workloadToPb(w) });
+          if (only === undefined || w.metadata.name === only)
+            send({ type: WatchEventType.ADDED, workload: workloadToPb(w) });
         }
-        await new Promise<void>((resolve) => { ctx.signal.addEventListener("abort", () => { resolve(); }, { once: true }); });
+        await new Promise<void>((resolve) => {
+          ctx.signal.addEventListener(
+            "abort",
+            () => {
+              resolve();
+            },
+            { once: true },
+          );
+        });
       } finally {
         c.workloads.events.off("change", onChange);
       }
@@ -69,10 +94,19 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     async workloadLogs(req, ctx, send) {
       const w = get(req.name);
       const nodeName = w.status.node;
-      if (nodeName === "") throw new KcoreError("FailedPrecondition", `WasmWorkload '${w.metadata.name}' has not been placed on a node yet`);
+      if (nodeName === "")
+        throw new KcoreError(
+          "FailedPrecondition",
+          `WasmWorkload '${w.metadata.name}' has not been placed on a node yet`,
+        );
       const node = c.nodes.get(nodeName);
-      if (!node) throw new KcoreError("FailedPrecondition", `node '${nodeName}' of WasmWorkload '${w.metadata.name}' is not registered`);
-      if (!isReady(node, c.now().getTime())) throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
+      if (!node)
+        throw new KcoreError(
+          "FailedPrecondition",
+          `node '${nodeName}' of WasmWorkload '${w.metadata.name}' is not registered`,
+        );
+      if (!isReady(node, c.now().getTime()))
+        throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
       const client = c.agentClient(node.status.address);
       const stream = client.readLogs(
         {

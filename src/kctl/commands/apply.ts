@@ -4,7 +4,11 @@ import { basename, dirname, join, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { specToPb } from "../../api/convert-wasm-workload.js";
 import { KcoreError } from "../../domain/errors.js";
-import { MAX_MANIFEST_BYTES, parseManifests, type ManifestDocument } from "../../domain/manifest.js";
+import {
+  MAX_MANIFEST_BYTES,
+  parseManifests,
+  type ManifestDocument,
+} from "../../domain/manifest.js";
 import { parseWasmWorkloadSpec, type RawWasmWorkloadSpec } from "../../domain/wasm-workload.js";
 import { ApplyOutcome } from "../../gen/kcore/v1/meta_pb.js";
 import { ModuleService } from "../../gen/kcore/v1/module_pb.js";
@@ -35,24 +39,39 @@ export function readSources(arg: string): Source[] {
     throw new KcoreError("NotFound", `-f: ${arg}: no such file or directory`);
   }
   const files = st.isDirectory()
-    ? readdirSync(arg).filter((f) => /\.(ya?ml|json)$/.test(f)).sort().map((f) => join(arg, f))
+    ? readdirSync(arg)
+        .filter((f) => /\.(ya?ml|json)$/.test(f))
+        .sort()
+        .map((f) => join(arg, f))
     : [arg];
   return files.map((f) => {
-    if (statSync(f).size > MAX_MANIFEST_BYTES) throw new KcoreError("InvalidArgument", `${f}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+    if (statSync(f).size > MAX_MANIFEST_BYTES)
+      throw new KcoreError("InvalidArgument", `${f}: larger than ${MAX_MANIFEST_BYTES} bytes`);
     return { text: readFileSync(f, "utf8"), name: f, baseDir: dirname(resolve(f)) };
   });
 }
 
 /** Uploads a local module file and returns the spec that refers to it by digest. */
-export async function uploadModule(path: string, flags: GlobalFlags, field: string): Promise<{ sha256: string; name: string }> {
+export async function uploadModule(
+  path: string,
+  flags: GlobalFlags,
+  field: string,
+): Promise<{ sha256: string; name: string }> {
   let bytes: Buffer;
   try {
     const size = statSync(path).size;
-    if (size > MAX_MODULE_BYTES) throw new KcoreError("InvalidArgument", `${field}: ${path} is ${size} bytes, above the ${MAX_MODULE_BYTES}-byte limit`);
+    if (size > MAX_MODULE_BYTES)
+      throw new KcoreError(
+        "InvalidArgument",
+        `${field}: ${path} is ${size} bytes, above the ${MAX_MODULE_BYTES}-byte limit`,
+      );
     bytes = readFileSync(path);
   } catch (e) {
     if (e instanceof KcoreError) throw e;
-    throw new KcoreError("InvalidArgument", `${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new KcoreError(
+      "InvalidArgument",
+      `${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   out.progress(`uploading ${basename(path)} (${Math.ceil(bytes.length / 1024)} KiB)`);
@@ -66,21 +85,35 @@ export async function uploadModule(path: string, flags: GlobalFlags, field: stri
 }
 
 /** Resolves a manifest's local module path by uploading it; validates the spec locally. */
-export async function resolveSpec(doc: ManifestDocument, baseDir: string, flags: GlobalFlags): Promise<RawWasmWorkloadSpec> {
+export async function resolveSpec(
+  doc: ManifestDocument,
+  baseDir: string,
+  flags: GlobalFlags,
+): Promise<RawWasmWorkloadSpec> {
   let spec = doc.spec;
   const modPath = spec.module.path;
   if (modPath !== undefined) {
-    const { path: _omit, ...rest } = spec.module;
-    const uploaded = await uploadModule(resolve(baseDir, modPath), flags, `${doc.source}: spec.module.path`);
+    const rest = { sha256: spec.module.sha256, name: spec.module.name };
+    const uploaded = await uploadModule(
+      resolve(baseDir, modPath),
+      flags,
+      `${doc.source}: spec.module.path`,
+    );
     if (rest.sha256 !== undefined && rest.sha256 !== uploaded.sha256) {
-      throw new KcoreError("InvalidArgument", `${doc.source}: spec.module.sha256: ${modPath} has sha256 ${uploaded.sha256}, not ${rest.sha256}`);
+      throw new KcoreError(
+        "InvalidArgument",
+        `${doc.source}: spec.module.sha256: ${modPath} has sha256 ${uploaded.sha256}, not ${rest.sha256}`,
+      );
     }
     spec = { ...spec, module: { sha256: uploaded.sha256, name: rest.name ?? uploaded.name } };
   }
   return spec;
 }
 
-export async function applyDocuments(docs: readonly { doc: ManifestDocument; baseDir: string }[], flags: GlobalFlags): Promise<void> {
+export async function applyDocuments(
+  docs: readonly { doc: ManifestDocument; baseDir: string }[],
+  flags: GlobalFlags,
+): Promise<void> {
   const client = connect(WasmWorkloadService, flags);
   try {
     for (const { doc, baseDir } of docs) {
@@ -92,9 +125,17 @@ export async function applyDocuments(docs: readonly { doc: ManifestDocument; bas
         if (e instanceof KcoreError) throw new KcoreError(e.code, `${doc.source}: ${e.message}`);
         throw e;
       }
-      const workload = create(WasmWorkloadSchema, { metadata: { name: doc.name, labels: { ...doc.labels } }, spec: specToPb(spec) });
+      const workload = create(WasmWorkloadSchema, {
+        metadata: { name: doc.name, labels: { ...doc.labels } },
+        spec: specToPb(spec),
+      });
       const res = await client.applyWasmWorkload({ workload });
-      const outcome = res.outcome === ApplyOutcome.CREATED ? "created" : res.outcome === ApplyOutcome.CONFIGURED ? "configured" : "unchanged";
+      const outcome =
+        res.outcome === ApplyOutcome.CREATED
+          ? "created"
+          : res.outcome === ApplyOutcome.CONFIGURED
+            ? "configured"
+            : "unchanged";
       out.line(`wasmworkload/${doc.name} ${outcome}`);
     }
   } finally {
@@ -103,18 +144,24 @@ export async function applyDocuments(docs: readonly { doc: ManifestDocument; bas
 }
 
 export async function apply(files: readonly string[], flags: GlobalFlags): Promise<void> {
-  if (files.length === 0) throw new KcoreError("InvalidArgument", "-f is required (a file, a directory or - for stdin)");
+  if (files.length === 0)
+    throw new KcoreError("InvalidArgument", "-f is required (a file, a directory or - for stdin)");
   const docs: { doc: ManifestDocument; baseDir: string }[] = [];
   // Parse everything first: one bad document applies nothing.
   for (const f of files) {
     for (const src of readSources(f)) {
-      for (const doc of parseManifests(src.text, src.name)) docs.push({ doc, baseDir: src.baseDir });
+      for (const doc of parseManifests(src.text, src.name))
+        docs.push({ doc, baseDir: src.baseDir });
     }
   }
-  if (docs.length === 0) throw new KcoreError("InvalidArgument", "no resources found in the given manifests");
+  if (docs.length === 0)
+    throw new KcoreError("InvalidArgument", "no resources found in the given manifests");
   for (const { doc } of docs) {
     const m = doc.spec.module;
-    const probe = m.path === undefined ? doc.spec : { ...doc.spec, module: { sha256: m.sha256 ?? "0".repeat(64), name: m.name } };
+    const probe =
+      m.path === undefined
+        ? doc.spec
+        : { ...doc.spec, module: { sha256: m.sha256 ?? "0".repeat(64), name: m.name } };
     try {
       parseWasmWorkloadSpec("spec", probe);
     } catch (e) {

@@ -11,7 +11,11 @@ import { out } from "../output.js";
  * `kctl certificate sign --csr FILE --out-dir DIR`: has the cluster CA sign a node's request
  * (made on the node by `kcore agent init`); writes node.crt and ca.crt into DIR.
  */
-export async function signNodeCsr(csrPath: string, outDir: string, flags: GlobalFlags): Promise<void> {
+export async function signNodeCsr(
+  csrPath: string,
+  outDir: string,
+  flags: GlobalFlags,
+): Promise<void> {
   let csrPem: string;
   try {
     csrPem = readFileSync(csrPath, "utf8");

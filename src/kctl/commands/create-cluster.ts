@@ -1,7 +1,13 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { KcoreError } from "../../domain/errors.js";
-import { CERT_FILES, certsDir, ensureCa, ensureControllerCert, issueAdmin } from "../../pki/pki-files.js";
+import {
+  CERT_FILES,
+  certsDir,
+  ensureCa,
+  ensureControllerCert,
+  issueAdmin,
+} from "../../pki/pki-files.js";
 import { configPath, contextFromPems, loadConfig, upsertContext } from "../config.js";
 import { out } from "../output.js";
 
@@ -18,13 +24,22 @@ export interface CreateClusterFlags {
  */
 export async function createCluster(f: CreateClusterFlags): Promise<void> {
   const m = /^(.+):(\d{1,5})$/.exec(f.controller);
-  if (!m?.[1]) throw new KcoreError("InvalidArgument", `--controller: expected HOST:PORT, got ${JSON.stringify(f.controller)}`);
+  if (!m?.[1])
+    throw new KcoreError(
+      "InvalidArgument",
+      `--controller: expected HOST:PORT, got ${JSON.stringify(f.controller)}`,
+    );
   const host = m[1].replace(/^\[|\]$/g, "");
   const dir = certsDir(f.dataDir);
   const exists = existsSync(join(dir, CERT_FILES.caCert));
   const ctxExists = loadConfig().contexts?.[f.context] !== undefined;
   if ((exists || ctxExists) && !f.force) {
-    throw new KcoreError("AlreadyExists", exists ? `a cluster CA already exists in ${dir}: use --force to replace it` : `context '${f.context}' already exists in ${configPath()}: use --force to replace it`);
+    throw new KcoreError(
+      "AlreadyExists",
+      exists
+        ? `a cluster CA already exists in ${dir}: use --force to replace it`
+        : `context '${f.context}' already exists in ${configPath()}: use --force to replace it`,
+    );
   }
   if (exists && f.force) {
     for (const file of Object.values(CERT_FILES)) rmSync(join(dir, file), { force: true });

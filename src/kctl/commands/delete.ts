@@ -6,10 +6,17 @@ import type { Kind } from "../kinds.js";
 import { out } from "../output.js";
 import { readSources } from "./apply.js";
 
-export async function deleteResources(kind: Kind | undefined, names: readonly string[], files: readonly string[], flags: GlobalFlags): Promise<void> {
+export async function deleteResources(
+  kind: Kind | undefined,
+  names: readonly string[],
+  files: readonly string[],
+  flags: GlobalFlags,
+): Promise<void> {
   const targets: string[] = [...names];
   if (files.length > 0) {
-    for (const f of files) for (const src of readSources(f)) for (const d of parseManifests(src.text, src.name)) targets.push(d.name);
+    for (const f of files)
+      for (const src of readSources(f))
+        for (const d of parseManifests(src.text, src.name)) targets.push(d.name);
   } else if (kind === "Node") {
     throw new KcoreError("InvalidArgument", "nodes cannot be deleted with kctl delete");
   }

@@ -20,9 +20,16 @@ import {
 import type { Kind } from "../kinds.js";
 import { out } from "../output.js";
 
-export async function get(kind: Kind, name: string | undefined, format: OutputFormat, watch: boolean, flags: GlobalFlags): Promise<void> {
+export async function get(
+  kind: Kind,
+  name: string | undefined,
+  format: OutputFormat,
+  watch: boolean,
+  flags: GlobalFlags,
+): Promise<void> {
   if (watch) {
-    if (kind !== "WasmWorkload") throw new KcoreError("InvalidArgument", "--watch is supported for wasm workloads");
+    if (kind !== "WasmWorkload")
+      throw new KcoreError("InvalidArgument", "--watch is supported for wasm workloads");
     await watchWorkloads(name, format, flags);
     return;
   }
@@ -31,10 +38,20 @@ export async function get(kind: Kind, name: string | undefined, format: OutputFo
     case "WasmWorkload": {
       const c = connect(WasmWorkloadService, flags);
       try {
-        const items = name === undefined ? (await c.listWasmWorkloads({})).items : [await c.getWasmWorkload({ name })];
-        if (format === "json" || format === "yaml") out.line(renderDocuments(items.map(workloadDocument), format, name === undefined));
+        const items =
+          name === undefined
+            ? (await c.listWasmWorkloads({})).items
+            : [await c.getWasmWorkload({ name })];
+        if (format === "json" || format === "yaml")
+          out.line(renderDocuments(items.map(workloadDocument), format, name === undefined));
         else if (items.length === 0) process.stderr.write("No resources found.\n");
-        else out.line(table([wide ? WORKLOAD_WIDE_HEADER : WORKLOAD_HEADER, ...items.map((w) => workloadRow(w, wide))]));
+        else
+          out.line(
+            table([
+              wide ? WORKLOAD_WIDE_HEADER : WORKLOAD_HEADER,
+              ...items.map((w) => workloadRow(w, wide)),
+            ]),
+          );
       } finally {
         c.close();
       }
@@ -43,10 +60,15 @@ export async function get(kind: Kind, name: string | undefined, format: OutputFo
     case "Node": {
       const c = connect(NodeService, flags);
       try {
-        const items = name === undefined ? (await c.listNodes({})).items : [await c.getNode({ name })];
-        if (format === "json" || format === "yaml") out.line(renderDocuments(items.map(nodeDocument), format, name === undefined));
+        const items =
+          name === undefined ? (await c.listNodes({})).items : [await c.getNode({ name })];
+        if (format === "json" || format === "yaml")
+          out.line(renderDocuments(items.map(nodeDocument), format, name === undefined));
         else if (items.length === 0) process.stderr.write("No resources found.\n");
-        else out.line(table([wide ? NODE_WIDE_HEADER : NODE_HEADER, ...items.map((n) => nodeRow(n, wide))]));
+        else
+          out.line(
+            table([wide ? NODE_WIDE_HEADER : NODE_HEADER, ...items.map((n) => nodeRow(n, wide))]),
+          );
       } finally {
         c.close();
       }
@@ -55,7 +77,11 @@ export async function get(kind: Kind, name: string | undefined, format: OutputFo
   }
 }
 
-async function watchWorkloads(name: string | undefined, format: OutputFormat, flags: GlobalFlags): Promise<void> {
+async function watchWorkloads(
+  name: string | undefined,
+  format: OutputFormat,
+  flags: GlobalFlags,
+): Promise<void> {
   const c = connect(WasmWorkloadService, flags);
   const wide = format === "wide";
   const header = wide ? WORKLOAD_WIDE_HEADER : WORKLOAD_HEADER;
@@ -63,8 +89,12 @@ async function watchWorkloads(name: string | undefined, format: OutputFormat, fl
   try {
     for await (const e of c.watchWasmWorkloads({ name: name ?? "" })) {
       if (!e.workload) continue;
-      if (format === "json") out.line(JSON.stringify({ type: WatchEventType[e.type], object: workloadDocument(e.workload) }));
-      else if (format === "yaml") out.line(`---\n${renderDocuments([workloadDocument(e.workload)], "yaml", false)}`);
+      if (format === "json")
+        out.line(
+          JSON.stringify({ type: WatchEventType[e.type], object: workloadDocument(e.workload) }),
+        );
+      else if (format === "yaml")
+        out.line(`---\n${renderDocuments([workloadDocument(e.workload)], "yaml", false)}`);
       else {
         const row = workloadRow(e.workload, wide);
         if (e.type === WatchEventType.DELETED) row[1] = "Deleted";

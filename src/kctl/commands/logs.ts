@@ -13,14 +13,23 @@ export interface LogsFlags {
 
 export async function logs(target: string, opts: LogsFlags, flags: GlobalFlags): Promise<void> {
   const { kind, name } = splitKindName(target, "WasmWorkload");
-  if (kind !== "WasmWorkload") throw new KcoreError("InvalidArgument", `logs are available for wasm workloads, not ${kind}`);
+  if (kind !== "WasmWorkload")
+    throw new KcoreError("InvalidArgument", `logs are available for wasm workloads, not ${kind}`);
   const c = connect(WasmWorkloadService, flags);
   const ac = new AbortController();
-  const onSignal = (): void => { ac.abort(); };
+  const onSignal = (): void => {
+    ac.abort();
+  };
   process.once("SIGINT", onSignal);
   try {
     const stream = c.workloadLogs(
-      { name, follow: opts.follow, previous: opts.previous, timestamps: opts.timestamps, ...(opts.tail === undefined ? {} : { tailLines: opts.tail }) },
+      {
+        name,
+        follow: opts.follow,
+        previous: opts.previous,
+        timestamps: opts.timestamps,
+        ...(opts.tail === undefined ? {} : { tailLines: opts.tail }),
+      },
       { signal: ac.signal },
     );
     for await (const chunk of stream) await out.write(chunk.data);

@@ -18,7 +18,11 @@ function pairs(field: string, items: readonly string[]): Record<string, string> 
   const outMap: Record<string, string> = {};
   for (const item of items) {
     const eq = item.indexOf("=");
-    if (eq <= 0) throw new KcoreError("InvalidArgument", `${field}: expected KEY=VALUE, got ${JSON.stringify(item)}`);
+    if (eq <= 0)
+      throw new KcoreError(
+        "InvalidArgument",
+        `${field}: expected KEY=VALUE, got ${JSON.stringify(item)}`,
+      );
     outMap[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return outMap;
@@ -40,7 +44,12 @@ export async function run(name: string, f: RunFlags, flags: GlobalFlags): Promis
             args: f.args,
             env: pairs("--env", f.env),
             ...(f.restart === undefined ? {} : { restartPolicy: f.restart }),
-            resources: { limits: { ...(f.memory === undefined ? {} : { memory: f.memory }), ...(f.cpu === undefined ? {} : { cpu: f.cpu }) } },
+            resources: {
+              limits: {
+                ...(f.memory === undefined ? {} : { memory: f.memory }),
+                ...(f.cpu === undefined ? {} : { cpu: f.cpu }),
+              },
+            },
           },
         },
         baseDir: process.cwd(),

@@ -16,9 +16,13 @@ export async function version(flags: GlobalFlags): Promise<void> {
   const c = connect(Health, flags);
   try {
     const res = await c.check({ service: "" }, { timeoutMs: 5000 });
-    out.line(`Controller: ${ctx.addresses[0] ?? ""} (${HealthCheckResponse_ServingStatus[res.status]})`);
+    out.line(
+      `Controller: ${ctx.addresses[0] ?? ""} (${HealthCheckResponse_ServingStatus[res.status]})`,
+    );
   } catch (e) {
-    out.line(`Controller: ${ctx.addresses[0] ?? ""} (unreachable: ${e instanceof Error ? e.message : String(e)})`);
+    out.line(
+      `Controller: ${ctx.addresses[0] ?? ""} (unreachable: ${e instanceof Error ? e.message : String(e)})`,
+    );
   } finally {
     c.close();
   }

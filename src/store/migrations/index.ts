@@ -2,7 +2,11 @@
  * Numbered schema migrations, applied in order inside one transaction each; `PRAGMA user_version`
  * records the last one applied. Never edit a released migration: add the next number.
  */
-export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+export const MIGRATIONS: readonly {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}[] = [
   {
     version: 1,
     name: "initial",

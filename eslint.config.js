@@ -34,6 +34,7 @@ export default tseslint.config(
   },
   {
     files: ["src/domain/**/*.ts"],
+    ignores: ["src/domain/**/*.test.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

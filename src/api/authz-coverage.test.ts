@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { authorize, AUTHZ_TABLE } from "../domain/authz.js";
+import { identityFromCommonName, type Identity } from "../domain/identity.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
+import { ModuleService } from "../gen/kcore/v1/module_pb.js";
+import { NodeService } from "../gen/kcore/v1/node_pb.js";
+import { WasmWorkloadService } from "../gen/kcore/v1/wasm_workload_pb.js";
+import { methodPath } from "./grpc-service.js";
+
+const SERVICES = [
+  WasmWorkloadService,
+  NodeService,
+  AgentService,
+  ModuleService,
+  NodeAgentService,
+  Health,
+];
+
+test("every method of every served service has an authorisation entry", () => {
+  const missing = SERVICES.flatMap((s) => s.methods.map((m) => methodPath(s, m.name))).filter(
+    (p) => !Object.hasOwn(AUTHZ_TABLE, p),
+  );
+  assert.deepEqual(missing, []);
+});
+
+test("the table names no method that does not exist", () => {
+  const all = new Set(SERVICES.flatMap((s) => s.methods.map((m) => methodPath(s, m.name))));
+  const extra = Object.keys(AUTHZ_TABLE).filter(
+    (p) => !all.has(p) && !p.includes("ServerReflection"),
+  );
+  assert.deepEqual(extra, []);
+});
+
+const identities: Identity[] = [
+  { kind: "admin" },
+  { kind: "controller", host: "h" },
+  { kind: "node", nodeName: "n1" },
+  { kind: "unknown", commonName: "x" },
+];
+
+test("a method missing from the table is refused for everyone", () => {
+  fc.assert(
+    fc.property(fc.string(), fc.constantFrom(...identities), (method, id) => {
+      fc.pre(!Object.hasOwn(AUTHZ_TABLE, method));
+      assert.equal(authorize(method, id).kind, "deny");
+    }),
+  );
+});
+
+test("unknown identities are refused everywhere; nodes only get node methods, as themselves", () => {
+  for (const method of Object.keys(AUTHZ_TABLE)) {
+    assert.equal(authorize(method, { kind: "unknown", commonName: "someone" }).kind, "deny");
+    const d = authorize(method, { kind: "node", nodeName: "n1" });
+    if (AUTHZ_TABLE[method] === "self-node")
+      assert.deepEqual(d, { kind: "allow-as-node", nodeName: "n1" });
+    else assert.equal(d.kind, "deny", method);
+  }
+  assert.equal(
+    authorize("/kcore.v1.WasmWorkloadService/ApplyWasmWorkload", { kind: "node", nodeName: "n1" })
+      .kind,
+    "deny",
+  );
+  assert.equal(authorize("/kcore.v1.NodeAgentService/ReadLogs", { kind: "admin" }).kind, "deny");
+});
+
+test("certificate common names map to identities only in the documented patterns", () => {
+  assert.deepEqual(identityFromCommonName("kctl"), { kind: "admin" });
+  assert.deepEqual(identityFromCommonName("kcore-node-web-1"), { kind: "node", nodeName: "web-1" });
+  assert.deepEqual(identityFromCommonName("kcore-controller-host.example"), {
+    kind: "controller",
+    host: "host.example",
+  });
+  for (const cn of [
+    "kcore-node-",
+    "kcore-node-Bad",
+    "kcore-node-../x",
+    "KCTL",
+    "kctl ",
+    "kcore-controller-",
+  ]) {
+    assert.equal(identityFromCommonName(cn).kind, "unknown", cn);
+  }
+  fc.assert(
+    fc.property(fc.string(), (cn) => {
+      const id = identityFromCommonName(cn);
+      if (id.kind === "node") assert.equal(cn, `kcore-node-${id.nodeName}`);
+    }),
+  );
+});

@@ -87,5 +87,5 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (code !== 0) process.exit(code);
+// Exit explicitly: pollers and client channels of a stopped daemon must not keep it alive.
+process.exit(await main(process.argv.slice(2)));

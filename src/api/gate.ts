@@ -121,7 +121,8 @@ export function addGatedService<S extends DescService>(
           callback(s);
           return;
         }
-        fn(call.request, { identity, method: path, signal: ac.signal }).then(
+        // An async wrapper turns a synchronous throw in a handler into a rejection.
+        (async () => fn(call.request, { identity, method: path, signal: ac.signal }))().then(
           (res) => {
             done(Status.OK);
             callback(null, res);
@@ -157,7 +158,7 @@ export function addGatedService<S extends DescService>(
         const send = (msg: unknown): void => {
           if (!ac.signal.aborted) call.write(msg);
         };
-        fn(call.request, { identity, method: path, signal: ac.signal }, send).then(
+        (async () => fn(call.request, { identity, method: path, signal: ac.signal }, send))().then(
           () => {
             done(Status.OK);
             if (!ac.signal.aborted) call.end();

@@ -73,6 +73,7 @@ export const KIND_ALIASES: Readonly<Record<string, "WasmWorkload" | "Node">> = {
   wasmworkload: "WasmWorkload",
   wasmworkloads: "WasmWorkload",
   wasm: "WasmWorkload",
+  wasms: "WasmWorkload",
   ww: "WasmWorkload",
   node: "Node",
   nodes: "Node",

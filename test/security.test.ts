@@ -28,38 +28,93 @@ describe("identity and authorisation over real mTLS", () => {
 
   before(async () => {
     c = await TestCluster.start([{ name: "n1" }]);
-    const cfg = parse(readFileSync(c.config, "utf8")) as { contexts: Record<string, Record<string, string>> };
+    const cfg = parse(readFileSync(c.config, "utf8")) as {
+      contexts: Record<string, Record<string, string>>;
+    };
     const ctx = cfg.contexts.test ?? {};
     const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
     admin = { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
-    files = { ca: join(c.dir, "ca.pem"), cert: join(c.dir, "kctl.pem"), key: join(c.dir, "kctl.key") };
+    files = {
+      ca: join(c.dir, "ca.pem"),
+      cert: join(c.dir, "kctl.pem"),
+      key: join(c.dir, "kctl.key"),
+    };
     writeFileSync(files.ca, admin.caPem);
     writeFileSync(files.cert, admin.certPem);
     writeFileSync(files.key, admin.keyPem, { mode: 0o600 });
     const certs = join(c.agentDir("n1"), "certs");
-    node = { caPem: admin.caPem, certPem: readFileSync(join(certs, "node.crt"), "utf8"), keyPem: readFileSync(join(certs, "node.key"), "utf8") };
-    await c.kctlInput(workload("visible", { module: { path: buildCModule("probe") }, args: ["print", "x"], restartPolicy: "Never" }), "apply", "-f", "-");
+    node = {
+      caPem: admin.caPem,
+      certPem: readFileSync(join(certs, "node.crt"), "utf8"),
+      keyPem: readFileSync(join(certs, "node.key"), "utf8"),
+    };
+    await c.kctlInput(
+      workload("visible", {
+        module: { path: buildCModule("probe") },
+        args: ["print", "x"],
+        restartPolicy: "Never",
+      }),
+      "apply",
+      "-f",
+      "-",
+    );
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   const target = (): string => `127.0.0.1:${c.controllerPort}`;
-  const py = async (cert: string, key: string, ca: string, method: string, requestHex = "", kind = "unary"): Promise<PyResult> => {
-    const r = await run("/usr/bin/python3", [join(REPO, "test", "fixtures", "grpc_call.py"), target(), ca, cert, key, method, requestHex, kind]);
+  const py = async (
+    cert: string,
+    key: string,
+    ca: string,
+    method: string,
+    requestHex = "",
+    kind = "unary",
+  ): Promise<PyResult> => {
+    const r = await run("/usr/bin/python3", [
+      join(REPO, "test", "fixtures", "grpc_call.py"),
+      target(),
+      ca,
+      cert,
+      key,
+      method,
+      requestHex,
+      kind,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as PyResult;
   };
 
   test("a Python gRPC client with the kctl identity is served", async () => {
-    const list = await py(files.cert, files.key, files.ca, "/kcore.v1.WasmWorkloadService/ListWasmWorkloads");
+    const list = await py(
+      files.cert,
+      files.key,
+      files.ca,
+      "/kcore.v1.WasmWorkloadService/ListWasmWorkloads",
+    );
     assert.equal(list.code, "OK", list.details);
     assert.ok(Buffer.from(list.responses[0] ?? "", "hex").includes(Buffer.from("visible")));
     const health = await py(files.cert, files.key, files.ca, "/grpc.health.v1.Health/Check");
     assert.deepEqual(health, { code: "OK", details: "", responses: ["0801"] }); // status: SERVING
     // Server reflection: list_services (field 7) = "*"
-    const refl = await py(files.cert, files.key, files.ca, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "3a012a", "bidi");
+    const refl = await py(
+      files.cert,
+      files.key,
+      files.ca,
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      "3a012a",
+      "bidi",
+    );
     assert.equal(refl.code, "OK", refl.details);
     const text = Buffer.from(refl.responses[0] ?? "", "hex").toString("latin1");
-    for (const s of ["kcore.v1.WasmWorkloadService", "kcore.v1.NodeService", "kcore.v1.AgentService", "kcore.v1.ModuleService"]) assert.ok(text.includes(s), s);
+    for (const s of [
+      "kcore.v1.WasmWorkloadService",
+      "kcore.v1.NodeService",
+      "kcore.v1.AgentService",
+      "kcore.v1.ModuleService",
+    ])
+      assert.ok(text.includes(s), s);
   });
 
   test("a certificate from another CA is refused at the handshake", async () => {
@@ -67,58 +122,148 @@ describe("identity and authorisation over real mTLS", () => {
     const impostor = await issue(otherCa, { commonName: "kctl", usage: "client" });
     writeFileSync(join(c.dir, "imp.pem"), impostor.certPem);
     writeFileSync(join(c.dir, "imp.key"), impostor.keyPem);
-    const r = await py(join(c.dir, "imp.pem"), join(c.dir, "imp.key"), files.ca, "/kcore.v1.WasmWorkloadService/ListWasmWorkloads");
+    const r = await py(
+      join(c.dir, "imp.pem"),
+      join(c.dir, "imp.key"),
+      files.ca,
+      "/kcore.v1.WasmWorkloadService/ListWasmWorkloads",
+    );
     assert.equal(r.code, "UNAVAILABLE");
     assert.deepEqual(r.responses, []);
   });
 
   test("no client certificate, or an expired one, is refused", async () => {
-    const bare = createClient(WasmWorkloadService, target(), credentials.createSsl(Buffer.from(admin.caPem), null, null, { checkServerIdentity: () => undefined }));
-    await assert.rejects(bare.listWasmWorkloads({}, { timeoutMs: 5000 }), (e: Error & { code?: string }) => e.code === "Unavailable" || /Unavailable|handshake|certificate|ECONNRESET|closed/i.test(e.message));
+    const bare = createClient(
+      WasmWorkloadService,
+      target(),
+      credentials.createSsl(Buffer.from(admin.caPem), null, null, {
+        checkServerIdentity: () => undefined,
+      }),
+    );
+    await assert.rejects(
+      bare.listWasmWorkloads({}, { timeoutMs: 5000 }),
+      (e: Error & { code?: string }) =>
+        e.code === "Unavailable" ||
+        /Unavailable|handshake|certificate|ECONNRESET|closed/i.test(e.message),
+    );
     bare.close();
-    const ca = { certPem: admin.caPem, keyPem: readFileSync(join(c.controllerDir, "certs", "ca.key"), "utf8") };
-    const expired = await issue(ca, { commonName: "kctl", usage: "client", notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
-    const old = createClient(WasmWorkloadService, target(), clientCredentials({ caPem: admin.caPem, ...expired }, "controller"));
+    const ca = {
+      certPem: admin.caPem,
+      keyPem: readFileSync(join(c.controllerDir, "certs", "ca.key"), "utf8"),
+    };
+    const expired = await issue(ca, {
+      commonName: "kctl",
+      usage: "client",
+      notBefore: new Date(Date.now() - 2 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    const old = createClient(
+      WasmWorkloadService,
+      target(),
+      clientCredentials({ caPem: admin.caPem, ...expired }, "controller"),
+    );
     await assert.rejects(old.listWasmWorkloads({}, { timeoutMs: 5000 }));
     old.close();
-    const stillFine = createClient(WasmWorkloadService, target(), clientCredentials(admin, "controller"));
+    const stillFine = createClient(
+      WasmWorkloadService,
+      target(),
+      clientCredentials(admin, "controller"),
+    );
     assert.ok((await stillFine.listWasmWorkloads({})).items.length >= 1);
     stillFine.close();
   });
 
   test("a node certificate cannot call admin methods nor act as another node", async () => {
-    const asNode = createClient(WasmWorkloadService, target(), clientCredentials(node, "controller"));
-    await assert.rejects(asNode.listWasmWorkloads({}), (e: Error & { code?: string }) => e.code === "PermissionDenied" && /kcore-node-n1: identity is not allowed to call \/kcore\.v1\.WasmWorkloadService\/ListWasmWorkloads/.test(e.message));
+    const asNode = createClient(
+      WasmWorkloadService,
+      target(),
+      clientCredentials(node, "controller"),
+    );
+    await assert.rejects(
+      asNode.listWasmWorkloads({}),
+      (e: Error & { code?: string }) =>
+        e.code === "PermissionDenied" &&
+        /kcore-node-n1: identity is not allowed to call \/kcore\.v1\.WasmWorkloadService\/ListWasmWorkloads/.test(
+          e.message,
+        ),
+    );
     asNode.close();
     const agent = createClient(AgentService, target(), clientCredentials(node, "controller"));
     await agent.heartbeat({ nodeName: "n1" });
-    await assert.rejects(agent.heartbeat({ nodeName: "n2" }), (e: Error & { code?: string }) => e.code === "PermissionDenied" && /may act only as node 'n1', not 'n2'/.test(e.message));
-    await assert.rejects(agent.registerNode({ nodeName: "n2", realizer: "direct" }), (e: Error & { code?: string }) => e.code === "PermissionDenied");
+    await assert.rejects(
+      agent.heartbeat({ nodeName: "n2" }),
+      (e: Error & { code?: string }) =>
+        e.code === "PermissionDenied" && /may act only as node 'n1', not 'n2'/.test(e.message),
+    );
+    await assert.rejects(
+      agent.registerNode({ nodeName: "n2", realizer: "direct" }),
+      (e: Error & { code?: string }) => e.code === "PermissionDenied",
+    );
     agent.close();
     const nodes = createClient(NodeService, target(), clientCredentials(admin, "controller"));
-    assert.deepEqual((await nodes.listNodes({})).items.map((n) => n.metadata?.name), ["n1"], "nothing was registered for n2");
+    assert.deepEqual(
+      (await nodes.listNodes({})).items.map((n) => n.metadata?.name),
+      ["n1"],
+      "nothing was registered for n2",
+    );
     // The admin identity may not call the node-only API either.
-    const adminAsAgent = createClient(AgentService, target(), clientCredentials(admin, "controller"));
-    await assert.rejects(adminAsAgent.heartbeat({ nodeName: "n1" }), (e: Error & { code?: string }) => e.code === "PermissionDenied");
+    const adminAsAgent = createClient(
+      AgentService,
+      target(),
+      clientCredentials(admin, "controller"),
+    );
+    await assert.rejects(
+      adminAsAgent.heartbeat({ nodeName: "n1" }),
+      (e: Error & { code?: string }) => e.code === "PermissionDenied",
+    );
     adminAsAgent.close();
     nodes.close();
   });
 
   test("invalid input gets INVALID_ARGUMENT naming the field, and nothing is stored", async () => {
-    const client = createClient(WasmWorkloadService, target(), clientCredentials(admin, "controller"));
-    await assert.rejects(
-      client.applyWasmWorkload({ workload: { metadata: { name: "Bad Name" }, spec: { module: { source: { case: "uploadedSha256", value: "a".repeat(64) } } } } }),
-      (e: Error & { code?: string }) => e.code === "InvalidArgument" && /^metadata\.name: invalid name "Bad Name"/.test(e.message),
+    const client = createClient(
+      WasmWorkloadService,
+      target(),
+      clientCredentials(admin, "controller"),
     );
     await assert.rejects(
-      client.applyWasmWorkload({ workload: { metadata: { name: "ok" }, spec: { restartPolicy: 99 as RestartPolicy, module: { source: { case: "uploadedSha256", value: "a".repeat(64) } } } } }),
-      (e: Error & { code?: string }) => e.code === "InvalidArgument" && /spec\.restartPolicy: unknown restart policy number 99/.test(e.message),
+      client.applyWasmWorkload({
+        workload: {
+          metadata: { name: "Bad Name" },
+          spec: { module: { source: { case: "uploadedSha256", value: "a".repeat(64) } } },
+        },
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "InvalidArgument" && /^metadata\.name: invalid name "Bad Name"/.test(e.message),
     );
     await assert.rejects(
-      client.applyWasmWorkload({ workload: { metadata: { name: "ok" }, spec: { module: { source: { case: "uploadedSha256", value: "b".repeat(64) } } } } }),
-      (e: Error & { code?: string }) => e.code === "FailedPrecondition" && /has not been uploaded/.test(e.message),
+      client.applyWasmWorkload({
+        workload: {
+          metadata: { name: "ok" },
+          spec: {
+            restartPolicy: 99 as unknown as RestartPolicy.ALWAYS,
+            module: { source: { case: "uploadedSha256", value: "a".repeat(64) } },
+          },
+        },
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "InvalidArgument" &&
+        /spec\.restartPolicy: unknown restart policy number 99/.test(e.message),
     );
-    assert.deepEqual((await client.listWasmWorkloads({})).items.map((w) => w.metadata?.name), ["visible"]);
+    await assert.rejects(
+      client.applyWasmWorkload({
+        workload: {
+          metadata: { name: "ok" },
+          spec: { module: { source: { case: "uploadedSha256", value: "b".repeat(64) } } },
+        },
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "FailedPrecondition" && /has not been uploaded/.test(e.message),
+    );
+    assert.deepEqual(
+      (await client.listWasmWorkloads({})).items.map((w) => w.metadata?.name),
+      ["visible"],
+    );
     client.close();
   });
 });

@@ -12,26 +12,47 @@ describe("WebAssembly workloads on a controller with two agents", () => {
 
   before(async () => {
     probe = buildCModule("probe");
-    c = await TestCluster.start([{ name: "n1", labels: { zone: "a" } }, { name: "n2", labels: { zone: "b" } }]);
-    await waitFor("both nodes ready", async () => (await c.ok("get", "nodes")).match(/ Ready /g)?.length === 2);
+    c = await TestCluster.start([
+      { name: "n1", labels: { zone: "a" } },
+      { name: "n2", labels: { zone: "b" } },
+    ]);
+    await waitFor(
+      "both nodes ready",
+      async () => (await c.ok("get", "nodes")).match(/ Ready /g)?.length === 2,
+    );
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   const apply = async (manifest: string): Promise<string> => {
     const r = await c.kctlInput(manifest, "apply", "-f", "-");
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
   };
-  const status = async (name: string): Promise<Record<string, unknown>> => (await c.json("get", "wasm", name)).status;
-  const waitPhase = async (name: string, phase: string, timeout = "60s"): Promise<Record<string, unknown>> => {
+  const status = async (name: string): Promise<Record<string, unknown>> =>
+    (await c.json("get", "wasm", name)).status;
+  const waitPhase = async (
+    name: string,
+    phase: string,
+    timeout = "60s",
+  ): Promise<Record<string, unknown>> => {
     const r = await c.kctl("wait", "wasm", name, "--for", `phase=${phase}`, "--timeout", timeout);
     assert.equal(r.code, 0, `${r.stderr} ${JSON.stringify(await status(name))}`);
     return status(name);
   };
-  const logs = async (name: string, ...flags: string[]): Promise<string> => c.ok("logs", name, ...flags);
+  const logs = async (name: string, ...flags: string[]): Promise<string> =>
+    c.ok("logs", name, ...flags);
 
   test("runs a C module with its args and env and reports its real exit code", async () => {
-    await apply(workload("args-env", { module: { path: probe }, args: ["print", "hello world", "env", "GREETING", "exit", "42"], env: { GREETING: "hi there" }, restartPolicy: "Never" }));
+    await apply(
+      workload("args-env", {
+        module: { path: probe },
+        args: ["print", "hello world", "env", "GREETING", "exit", "42"],
+        env: { GREETING: "hi there" },
+        restartPolicy: "Never",
+      }),
+    );
     const s = await waitPhase("args-env", "Failed");
     assert.equal(s.exitCode, 42);
     assert.equal(s.reason, "Error");
@@ -39,7 +60,13 @@ describe("WebAssembly workloads on a controller with two agents", () => {
   });
 
   test("runs a WAT module built from source and succeeds with exit code 0", async () => {
-    await apply(workload("wat-hello", { module: { path: exampleModule("hello") }, args: ["a b", "c"], restartPolicy: "Never" }));
+    await apply(
+      workload("wat-hello", {
+        module: { path: exampleModule("hello") },
+        args: ["a b", "c"],
+        restartPolicy: "Never",
+      }),
+    );
     const s = await waitPhase("wat-hello", "Succeeded");
     assert.equal(s.exitCode, 0);
     assert.equal(await logs("wat-hello"), "Hello from WebAssembly on kcore!\narg: a b\narg: c\n");
@@ -53,7 +80,25 @@ describe("WebAssembly workloads on a controller with two agents", () => {
     await apply(
       workload("volumes", {
         module: { path: probe },
-        args: ["read", "/config/in.txt", "write", "/config/x.txt", "nope", "write", "/out/result.txt", "written", "write", "/scratch/tmp.txt", "t", "read", "/scratch/tmp.txt", "read", "/etc/passwd", "read", "/config/../../../etc/passwd"],
+        args: [
+          "read",
+          "/config/in.txt",
+          "write",
+          "/config/x.txt",
+          "nope",
+          "write",
+          "/out/result.txt",
+          "written",
+          "write",
+          "/scratch/tmp.txt",
+          "t",
+          "read",
+          "/scratch/tmp.txt",
+          "read",
+          "/etc/passwd",
+          "read",
+          "/config/../../../etc/passwd",
+        ],
         volumes: [
           { name: "config", mountPath: "/config", hostPath: join(host, "ro"), readOnly: true },
           { name: "out", mountPath: "/out", hostPath: join(host, "rw") },
@@ -76,25 +121,56 @@ describe("WebAssembly workloads on a controller with two agents", () => {
   });
 
   test("a hostPath into the agent's own data directory is refused with VolumeError", async () => {
-    await apply(workload("steal-keys", { module: { path: probe }, args: ["read", "/k/node.key"], volumes: [{ name: "k", mountPath: "/k", hostPath: join(c.agentDir("n1"), "certs"), readOnly: true }], restartPolicy: "Never", nodeSelector: { zone: "a" } }));
+    await apply(
+      workload("steal-keys", {
+        module: { path: probe },
+        args: ["read", "/k/node.key"],
+        volumes: [
+          { name: "k", mountPath: "/k", hostPath: join(c.agentDir("n1"), "certs"), readOnly: true },
+        ],
+        restartPolicy: "Never",
+        nodeSelector: { zone: "a" },
+      }),
+    );
     const s = await waitPhase("steal-keys", "Failed");
     assert.equal(s.reason, "VolumeError");
     assert.match(String(s.message), /overlaps the kcore data directory/);
   });
 
   test("nodeSelector places a workload on the matching node", async () => {
-    await apply(workload("on-b", { module: { path: probe }, args: ["print", "b"], nodeSelector: { zone: "b" }, restartPolicy: "Never" }));
+    await apply(
+      workload("on-b", {
+        module: { path: probe },
+        args: ["print", "b"],
+        nodeSelector: { zone: "b" },
+        restartPolicy: "Never",
+      }),
+    );
     const s = await waitPhase("on-b", "Succeeded");
     assert.equal(s.node, "n2");
     await apply(workload("nowhere", { module: { path: probe }, nodeSelector: { zone: "mars" } }));
-    const p = await waitFor("unschedulable", async () => { const st = await status("nowhere"); return st.reason === "Unschedulable" ? st : undefined; });
-    assert.match(String(p.message), /0\/2 nodes available: n1: label zone=mars not matched; n2: label zone=mars not matched/);
+    const p = await waitFor("unschedulable", async () => {
+      const st = await status("nowhere");
+      return st.reason === "Unschedulable" ? st : undefined;
+    });
+    assert.match(
+      String(p.message),
+      /0\/2 nodes available: n1: label zone=mars not matched; n2: label zone=mars not matched/,
+    );
   });
 
   test("OnFailure restarts with doubling backoff until the module succeeds", async () => {
     const dir = join(c.dir, "onfailure");
     mkdirSync(dir, { recursive: true });
-    await apply(workload("flaky", { module: { path: probe }, args: ["stamp", "/d/stamps", "count", "/d/n", "3", "print", "made it"], volumes: [{ name: "d", mountPath: "/d", hostPath: dir }], restartPolicy: "OnFailure", nodeSelector: { zone: "a" } }));
+    await apply(
+      workload("flaky", {
+        module: { path: probe },
+        args: ["stamp", "/d/stamps", "count", "/d/n", "3", "print", "made it"],
+        volumes: [{ name: "d", mountPath: "/d", hostPath: dir }],
+        restartPolicy: "OnFailure",
+        nodeSelector: { zone: "a" },
+      }),
+    );
     const s = await waitPhase("flaky", "Succeeded", "30s");
     assert.equal(s.restartCount, 2);
     assert.equal(s.exitCode, 0);
@@ -105,13 +181,34 @@ describe("WebAssembly workloads on a controller with two agents", () => {
     assert.ok(g1 >= 1000 && g1 < 2000, `first backoff ${g1} ms`);
     assert.ok(g2 >= 2000 && g2 < 3500, `second backoff ${g2} ms`);
     assert.equal(await logs("flaky"), "write /d/stamps: ok\nwrite /d/n: ok\nrun 3 of 3\nmade it\n");
-    assert.equal(await logs("flaky", "--previous"), "write /d/stamps: ok\nwrite /d/n: ok\nrun 2 of 3\n");
+    assert.equal(
+      await logs("flaky", "--previous"),
+      "write /d/stamps: ok\nwrite /d/n: ok\nrun 2 of 3\n",
+    );
   });
 
   test("Always restarts a module that exits 0; Never leaves a failure failed", async () => {
-    await apply(workload("again", { module: { path: probe }, args: ["print", "x"], restartPolicy: "Always", nodeSelector: { zone: "b" } }));
-    await waitFor("two restarts", async () => Number((await status("again")).restartCount) >= 2, 30_000);
-    await apply(workload("once", { module: { path: probe }, args: ["exit", "3"], restartPolicy: "Never", nodeSelector: { zone: "b" } }));
+    await apply(
+      workload("again", {
+        module: { path: probe },
+        args: ["print", "x"],
+        restartPolicy: "Always",
+        nodeSelector: { zone: "b" },
+      }),
+    );
+    await waitFor(
+      "two restarts",
+      async () => Number((await status("again")).restartCount) >= 2,
+      30_000,
+    );
+    await apply(
+      workload("once", {
+        module: { path: probe },
+        args: ["exit", "3"],
+        restartPolicy: "Never",
+        nodeSelector: { zone: "b" },
+      }),
+    );
     const s = await waitPhase("once", "Failed");
     assert.equal(s.exitCode, 3);
     await new Promise((r) => setTimeout(r, 1500));
@@ -119,16 +216,33 @@ describe("WebAssembly workloads on a controller with two agents", () => {
   });
 
   test("a module that exceeds its memory limit is stopped with reason OOMKilled", async () => {
-    await apply(workload("hog", { module: { path: probe }, args: ["alloc"], resources: { limits: { memory: "16Mi" } }, restartPolicy: "Never" }));
+    await apply(
+      workload("hog", {
+        module: { path: probe },
+        args: ["alloc"],
+        resources: { limits: { memory: "16Mi" } },
+        restartPolicy: "Never",
+      }),
+    );
     const s = await waitPhase("hog", "Failed");
     assert.equal(s.reason, "OOMKilled");
     assert.match(await logs("hog"), /out of memory after 1[0-5] MiB/);
   });
 
   test("a CPU-bound module is stopped when deleted, after its grace period", async () => {
-    await apply(workload("spinner", { module: { path: probe }, args: ["spin"], terminationGracePeriodSeconds: 1, resources: { limits: { cpu: "200m" } } }));
+    await apply(
+      workload("spinner", {
+        module: { path: probe },
+        args: ["spin"],
+        terminationGracePeriodSeconds: 1,
+        resources: { limits: { cpu: "200m" } },
+      }),
+    );
     await waitFor("running", async () => (await status("spinner")).phase === "Running");
-    const uid = String((await c.json("get", "wasm", "spinner")).metadata && ((await c.json("get", "wasm", "spinner")).metadata as { uid: string }).uid);
+    const uid = String(
+      (await c.json("get", "wasm", "spinner")).metadata &&
+        ((await c.json("get", "wasm", "spinner")).metadata as { uid: string }).uid,
+    );
     assert.equal(c.modulePids(uid).length, 1);
     const started = Date.now();
     await c.ok("delete", "wasm", "spinner");
@@ -141,9 +255,29 @@ describe("WebAssembly workloads on a controller with two agents", () => {
     const dir = join(c.dir, "grace");
     mkdirSync(dir, { recursive: true });
     const vol = [{ name: "d", mountPath: "/d", hostPath: dir }];
-    await apply(workload("finisher", { module: { path: probe }, args: ["print", "started", "sleep", "2", "write", "/d/finisher", "done"], volumes: vol, terminationGracePeriodSeconds: 10, nodeSelector: { zone: "a" } }));
-    await apply(workload("laggard", { module: { path: probe }, args: ["print", "started", "sleep", "5", "write", "/d/laggard", "done"], volumes: vol, terminationGracePeriodSeconds: 1, nodeSelector: { zone: "a" } }));
-    await waitFor("both started", async () => (await logs("finisher")) === "started\n" && (await logs("laggard")) === "started\n");
+    await apply(
+      workload("finisher", {
+        module: { path: probe },
+        args: ["print", "started", "sleep", "2", "write", "/d/finisher", "done"],
+        volumes: vol,
+        terminationGracePeriodSeconds: 10,
+        nodeSelector: { zone: "a" },
+      }),
+    );
+    await apply(
+      workload("laggard", {
+        module: { path: probe },
+        args: ["print", "started", "sleep", "5", "write", "/d/laggard", "done"],
+        volumes: vol,
+        terminationGracePeriodSeconds: 1,
+        nodeSelector: { zone: "a" },
+      }),
+    );
+    await waitFor(
+      "both started",
+      async () =>
+        (await logs("finisher")) === "started\n" && (await logs("laggard")) === "started\n",
+    );
     await c.ok("delete", "wasm", "finisher", "laggard");
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal(readFileSync(join(dir, "finisher"), "utf8"), "done");

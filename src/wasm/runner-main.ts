@@ -139,9 +139,6 @@ function main(specPath: string): number {
     const pages = exported.memory.buffer.byteLength / WASM_PAGE_BYTES;
     return pages >= limitPages - Math.max(1, Math.ceil(limitPages / 16));
   };
-    limitPages !== undefined &&
-    exported.memory !== undefined &&
-    exported.memory.buffer.byteLength / WASM_PAGE_BYTES >= limitPages;
   try {
     const code = wasi.start(instance);
     if (code !== 0 && atLimit())

@@ -1,5 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,18 +25,32 @@ export function freePort(): Promise<number> {
     s.once("error", reject);
     s.listen(0, "127.0.0.1", () => {
       const addr = s.address();
-      s.close(() => { resolve(typeof addr === "object" && addr ? addr.port : 0); });
+      s.close(() => {
+        resolve(typeof addr === "object" && addr ? addr.port : 0);
+      });
     });
   });
 }
 
-export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? REPO, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd ?? REPO,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     const t = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     child.on("close", (code) => {
       clearTimeout(t);
@@ -39,7 +60,12 @@ export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.P
   });
 }
 
-export async function waitFor<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  f: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -49,7 +75,10 @@ export async function waitFor<T>(what: string, f: () => T | undefined | false | 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -59,14 +88,24 @@ interface Daemon {
   readonly logPath: string;
 }
 
-function startDaemon(args: readonly string[], logPath: string, readyText: string, env: NodeJS.ProcessEnv): Promise<Daemon> {
-  const proc = spawn(join(REPO, "bin", "kcore"), args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function startDaemon(
+  args: readonly string[],
+  logPath: string,
+  readyText: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Daemon> {
+  const proc = spawn(join(REPO, "bin", "kcore"), args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const log = createWriteStream(logPath, { flags: "a" });
-  proc.stdout?.pipe(log);
+  proc.stdout.pipe(log);
   return new Promise((resolve, reject) => {
     let seen = "";
-    const t = setTimeout(() => { reject(new Error(`daemon ${args.join(" ")} not ready; log: ${seen.slice(-2000)}`)); }, 30_000);
-    proc.stderr?.on("data", (d: Buffer) => {
+    const t = setTimeout(() => {
+      reject(new Error(`daemon ${args.join(" ")} not ready; log: ${seen.slice(-2000)}`));
+    }, 30_000);
+    proc.stderr.on("data", (d: Buffer) => {
       log.write(d);
       if (!seen.includes(readyText)) {
         seen += d.toString();
@@ -78,7 +117,9 @@ function startDaemon(args: readonly string[], logPath: string, readyText: string
     });
     proc.once("exit", (code) => {
       clearTimeout(t);
-      reject(new Error(`daemon ${args.join(" ")} exited with ${String(code)}: ${seen.slice(-2000)}`));
+      reject(
+        new Error(`daemon ${args.join(" ")} exited with ${String(code)}: ${seen.slice(-2000)}`),
+      );
     });
   });
 }
@@ -95,7 +136,10 @@ export class TestCluster {
   controllerPort = 0;
   readonly controllerDir: string;
   #controller: Daemon | undefined;
-  readonly #agents = new Map<string, { daemon: Daemon | undefined; port: number; dir: string; spec: AgentSpec }>();
+  readonly #agents = new Map<
+    string,
+    { daemon: Daemon | undefined; port: number; dir: string; spec: AgentSpec }
+  >();
 
   private constructor() {
     this.dir = mkdtempSync(join(tmpdir(), "kcore-it-"));
@@ -107,7 +151,16 @@ export class TestCluster {
     const c = new TestCluster();
     try {
       c.controllerPort = await freePort();
-      const created = await c.kctl("create", "cluster", "--controller", `127.0.0.1:${c.controllerPort}`, "--data-dir", c.controllerDir, "--context", "test");
+      const created = await c.kctl(
+        "create",
+        "cluster",
+        "--controller",
+        `127.0.0.1:${c.controllerPort}`,
+        "--data-dir",
+        c.controllerDir,
+        "--context",
+        "test",
+      );
       if (created.code !== 0) throw new Error(`create cluster failed: ${created.stderr}`);
       await c.startController();
       for (const a of agents) await c.addAgent(a);
@@ -137,20 +190,49 @@ export class TestCluster {
     return r.stdout;
   }
 
-  async json(...args: string[]): Promise<Record<string, unknown> & { status: Record<string, unknown> }> {
-    return JSON.parse(await this.ok(...args, "-o", "json")) as Record<string, unknown> & { status: Record<string, unknown> };
+  async json(
+    ...args: string[]
+  ): Promise<Record<string, unknown> & { status: Record<string, unknown> }> {
+    return JSON.parse(await this.ok(...args, "-o", "json")) as Record<string, unknown> & {
+      status: Record<string, unknown>;
+    };
   }
 
   async startController(): Promise<void> {
-    this.#controller = await startDaemon(["controller", "--data-dir", this.controllerDir, "--listen", `127.0.0.1:${this.controllerPort}`], join(this.dir, "controller.log"), "controller serving", this.env);
+    this.#controller = await startDaemon(
+      [
+        "controller",
+        "--data-dir",
+        this.controllerDir,
+        "--listen",
+        `127.0.0.1:${this.controllerPort}`,
+      ],
+      join(this.dir, "controller.log"),
+      "controller serving",
+      this.env,
+    );
   }
 
   /** Creates the node's key on the node and has the cluster CA sign its request, as docs/nodes.md says. */
   async addAgent(spec: AgentSpec): Promise<void> {
     const dir = join(this.dir, `agent-${spec.name}`);
-    const init = await run(join(REPO, "bin", "kcore"), ["agent", "init", "--node-name", spec.name, "--data-dir", dir]);
+    const init = await run(join(REPO, "bin", "kcore"), [
+      "agent",
+      "init",
+      "--node-name",
+      spec.name,
+      "--data-dir",
+      dir,
+    ]);
     if (init.code !== 0) throw new Error(`agent init failed: ${init.stderr}`);
-    await this.ok("certificate", "sign", "--csr", join(dir, "certs", "node.csr"), "--out-dir", join(dir, "certs"));
+    await this.ok(
+      "certificate",
+      "sign",
+      "--csr",
+      join(dir, "certs", "node.csr"),
+      "--out-dir",
+      join(dir, "certs"),
+    );
     this.#agents.set(spec.name, { daemon: undefined, port: await freePort(), dir, spec });
     await this.startAgent(spec.name);
   }
@@ -164,12 +246,27 @@ export class TestCluster {
   async startAgent(name: string): Promise<void> {
     const a = this.#agents.get(name);
     if (!a) throw new Error(`no agent ${name}`);
-    const labels = Object.entries(a.spec.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+    const labels = Object.entries(a.spec.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
     a.daemon = await startDaemon(
       [
-        "agent", "--controller", `127.0.0.1:${this.controllerPort}`, "--data-dir", a.dir, "--listen", `127.0.0.1:${a.port}`,
-        "--node-name", name, ...(labels === "" ? [] : ["--labels", labels]),
-        "--restart-backoff-initial", "1s", "--heartbeat-interval", "1s", "--resync-interval", "2s",
+        "agent",
+        "--controller",
+        `127.0.0.1:${this.controllerPort}`,
+        "--data-dir",
+        a.dir,
+        "--listen",
+        `127.0.0.1:${a.port}`,
+        "--node-name",
+        name,
+        ...(labels === "" ? [] : ["--labels", labels]),
+        "--restart-backoff-initial",
+        "1s",
+        "--heartbeat-interval",
+        "1s",
+        "--resync-interval",
+        "2s",
       ],
       join(this.dir, `agent-${name}.log`),
       '"msg":"registered"',
@@ -178,7 +275,7 @@ export class TestCluster {
   }
 
   /** Kills a daemon without letting it clean up. */
-  async kill(which: "controller" | string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  async kill(which: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const d = which === "controller" ? this.#controller : this.#agents.get(which)?.daemon;
     if (!d) return;
     if (d.proc.exitCode === null && d.proc.signalCode === null) {
@@ -204,7 +301,12 @@ export class TestCluster {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         if (/\) Z /.test(stat)) continue;
-        if (cmd.includes("runner-main.js") && cmd.includes(this.dir) && (workloadUid === undefined || cmd.includes(workloadUid))) pids.push(Number(entry));
+        if (
+          cmd.includes("runner-main.js") &&
+          cmd.includes(this.dir) &&
+          (workloadUid === undefined || cmd.includes(workloadUid))
+        )
+          pids.push(Number(entry));
       } catch {
         // the process ended while we looked
       }
@@ -222,6 +324,7 @@ export class TestCluster {
         // already gone
       }
     }
-    if (existsSync(this.dir) && process.env.KCORE_KEEP_TEST_DIRS === undefined) rmSync(this.dir, { recursive: true, force: true });
+    if (existsSync(this.dir) && process.env.KCORE_KEEP_TEST_DIRS === undefined)
+      rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -19,7 +19,9 @@ export function buildCModule(name: string): string {
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${name}-${digest}.wasm`);
   if (!existsSync(out)) {
-    execFileSync("clang", ["--target=wasm32-wasi", "-O2", "-o", `${out}.tmp`, src], { stdio: "pipe" });
+    execFileSync("clang", ["--target=wasm32-wasi", "-O2", "-o", `${out}.tmp`, src], {
+      stdio: "pipe",
+    });
     execFileSync("mv", [`${out}.tmp`, out]);
   }
   return out;

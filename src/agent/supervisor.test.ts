@@ -76,9 +76,12 @@ class FakeProcess implements LaunchedProcess {
       finishedAt: new Date(this.clock.t).toISOString(),
     });
   }
-  signal(s: "SIGTERM" | "SIGKILL"): void {
-    this.signals.push(s);
-    if (s === "SIGKILL") this.exit(137, "Killed");
+  requestStop(): void {
+    this.signals.push("stop");
+  }
+  kill(): void {
+    this.signals.push("kill");
+    this.exit(137, "Killed");
   }
 }
 
@@ -188,18 +191,18 @@ test("Never reports Failed with the module's real exit code and does not restart
   assert.equal(h.records.at(-1)?.done, true);
 });
 
-test("stop sends SIGTERM, then SIGKILL when the grace period ends", async () => {
+test("stop asks the module to stop, then kills it when the grace period ends", async () => {
   const h = harness({ terminationGracePeriodSeconds: 5 });
   h.sup.start();
   await flush();
   const stopped = h.sup.stop();
   await flush();
-  assert.deepEqual(h.procs[0]?.signals, ["SIGTERM"]);
+  assert.deepEqual(h.procs[0]?.signals, ["stop"]);
   assert.equal(h.last()?.reason, "Terminating");
   await h.clock.advance(4_999);
-  assert.deepEqual(h.procs[0].signals, ["SIGTERM"]);
+  assert.deepEqual(h.procs[0].signals, ["stop"]);
   await h.clock.advance(1);
-  assert.deepEqual(h.procs[0].signals, ["SIGTERM", "SIGKILL"]);
+  assert.deepEqual(h.procs[0].signals, ["stop", "kill"]);
   await stopped;
   assert.equal(h.procs.length, 1, "a stopped module is not restarted");
 });
@@ -212,7 +215,7 @@ test("a module that exits within its grace period keeps its own exit code", asyn
   await flush();
   h.procs[0]?.exit(0);
   await stopped;
-  assert.deepEqual(h.procs[0]?.signals, ["SIGTERM"]);
+  assert.deepEqual(h.procs[0]?.signals, ["stop"]);
   assert.equal(h.last()?.exitCode, 0);
 });
 

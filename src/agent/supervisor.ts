@@ -18,7 +18,10 @@ export interface LaunchedProcess {
   readonly startedAt: string;
   /** Settles once the process has ended, with how it ended. */
   readonly exited: Promise<ExitInfo>;
-  signal(signal: "SIGTERM" | "SIGKILL"): void;
+  /** Asks the workload to stop by itself (what this means depends on the workload kind). */
+  requestStop(): void;
+  /** Stops it at once. */
+  kill(): void;
 }
 
 /** What the supervisor keeps on disk so that a restarted agent carries on where it stopped. */
@@ -155,7 +158,7 @@ export class WorkloadSupervisor {
     void this.#launch();
   }
 
-  /** Stops the module: SIGTERM, then SIGKILL after the grace period. Resolves once it is gone. */
+  /** Stops the module: asks it to stop, kills it when the grace period ends. Resolves once it is gone. */
   stop(graceSeconds = this.#w.spec.terminationGracePeriodSeconds): Promise<void> {
     this.#stopping ??= this.#stop(graceSeconds);
     return this.#stopping;
@@ -170,11 +173,11 @@ export class WorkloadSupervisor {
         if (!proc) return;
         const killAtMs = this.#deps.clock.now() + graceSeconds * 1000;
         this.#set({ kind: "Terminating", pid: s.pid, startedAt: s.startedAt, killAtMs });
-        if (graceSeconds === 0) proc.signal("SIGKILL");
+        if (graceSeconds === 0) proc.kill();
         else {
-          proc.signal("SIGTERM");
+          proc.requestStop();
           this.#cancelTimer = this.#deps.clock.setTimeout(() => {
-            proc.signal("SIGKILL");
+            proc.kill();
           }, graceSeconds * 1000);
         }
         await proc.exited.catch(() => undefined);
@@ -236,7 +239,7 @@ export class WorkloadSupervisor {
     try {
       const proc = await this.#deps.launch(this.#w, this.#run);
       if (this.#isStopping()) {
-        proc.signal("SIGKILL");
+        proc.kill();
         return;
       }
       this.#running(proc);

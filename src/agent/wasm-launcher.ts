@@ -43,6 +43,12 @@ export interface RunFiles {
   readonly preopens: RunnerSpec["preopens"];
 }
 
+/**
+ * WASI has no signals, and a SIGTERM would only cut a module's sleep short (EINTR): a module
+ * asked to stop is left to finish its work within its grace period, then killed.
+ */
+const noSignal = (): void => undefined;
+
 function cgroupId(uid: string, run: number): string {
   return `${uid}-${run}`;
 }
@@ -157,8 +163,9 @@ export class WasmLauncher {
       startTime,
       startedAt,
       exited,
-      signal: (s) => {
-        signalProcess(pid, s);
+      requestStop: noSignal,
+      kill: () => {
+        signalProcess(pid, "SIGKILL");
       },
     });
   }
@@ -199,8 +206,9 @@ export class WasmLauncher {
         startTime: proc.startTime,
         startedAt: proc.startedAt,
         exited,
-        signal: (s) => {
-          signalProcess(proc.pid, s);
+        requestStop: noSignal,
+        kill: () => {
+          signalProcess(proc.pid, "SIGKILL");
         },
       },
     };

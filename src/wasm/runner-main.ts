@@ -17,8 +17,9 @@ const ERRNO_FAULT = 21;
 function main(specPath: string): number {
   const spec = JSON.parse(readFileSync(specPath, "utf8")) as RunnerSpec;
   for (const procs of spec.cgroupProcs) appendFileSync(procs, `${process.pid}\n`);
-  // Until the module runs, SIGTERM is the default (exit at once). While it runs the JS event loop
-  // is blocked, so a handler would never run: the grace period is the agent's to enforce.
+  // A stray SIGTERM must not end the module: only the agent decides, with SIGKILL at the end of
+  // the grace period (see wasm-launcher.ts). Node cannot ignore a signal outright; a no-op
+  // handler is the closest.
   process.on("SIGTERM", () => undefined);
   const startedAt = new Date().toISOString();
   const log = new LogWriter(spec.logPath, spec.maxLogBytes);

@@ -1,0 +1,7 @@
+/** Runs every benchmark and prints Markdown for docs/benchmarks.md. Usage: npm run bench [-- NAME...] */
+import { durableWrite } from "./durable-write.js";
+
+const only = new Set(process.argv.slice(2));
+const want = (name: string): boolean => only.size === 0 || only.has(name);
+
+if (want("write")) console.log(`${await durableWrite(Number(process.env.BENCH_WRITES ?? 3000))}\n`);

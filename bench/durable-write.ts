@@ -67,9 +67,10 @@ function etcdPut(address: string, clients: number): (i: number) => Promise<void>
 }
 
 export async function durableWrite(total: number): Promise<string> {
-  const etcd = await startEtcd();
   const c = await TestCluster.start([]);
+  let etcd: Awaited<ReturnType<typeof startEtcd>> | undefined;
   try {
+    etcd = await startEtcd();
     const tls = adminTls(c);
     const target = `127.0.0.1:${c.controllerPort}`;
     const up = createClient(ModuleService, target, clientCredentials(tls, "controller"));
@@ -110,7 +111,9 @@ export async function durableWrite(total: number): Promise<string> {
     ].join("\n");
   } finally {
     await c.stop();
-    etcd.proc.kill("SIGKILL");
-    rmSync(etcd.dir, { recursive: true, force: true });
+    if (etcd) {
+      etcd.proc.kill("SIGKILL");
+      rmSync(etcd.dir, { recursive: true, force: true });
+    }
   }
 }

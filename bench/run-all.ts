@@ -1,4 +1,6 @@
 /** Runs every benchmark and prints Markdown for docs/benchmarks.md. Usage: npm run bench [-- NAME...] */
+// Daemons log at info, as in production: per-call debug logs would be measured too.
+process.env.KCORE_TEST_LOG_LEVEL ??= "info";
 import { durableWrite } from "./durable-write.js";
 
 const only = new Set(process.argv.slice(2));

@@ -106,9 +106,13 @@ export function addGatedService<S extends DescService>(
         callback: sendUnaryData<unknown>,
       ) => {
         const started = process.hrtime.bigint();
-        const ac = new AbortController();
+        // Created only when a handler asks for it: aborting creates a DOMException, which is
+        // costly, and grpc-js reports "cancelled" at the end of most unary calls.
+        let ac: AbortController | undefined;
+        let cancelled = false;
         call.on("cancelled", () => {
-          ac.abort();
+          cancelled = true;
+          ac?.abort();
         });
         const done = (code: Status): void =>
           opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
@@ -122,7 +126,16 @@ export function addGatedService<S extends DescService>(
           return;
         }
         // An async wrapper turns a synchronous throw in a handler into a rejection.
-        (async () => fn(call.request, { identity, method: path, signal: ac.signal }))().then(
+        const ctx: CallContext = {
+          identity,
+          method: path,
+          get signal(): AbortSignal {
+            ac ??= new AbortController();
+            if (cancelled) ac.abort();
+            return ac.signal;
+          },
+        };
+        (async () => fn(call.request, ctx))().then(
           (res) => {
             done(Status.OK);
             callback(null, res);

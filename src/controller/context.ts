@@ -3,7 +3,7 @@ import type { ServiceClient } from "../api/grpc-client.js";
 import type { NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
 import type { CertKeyPair } from "../pki/pki.js";
 import type { NodeStore } from "../store/node-store.js";
-import type { WasmWorkloadStore } from "../store/wasm-workload-store.js";
+import type { Placer, WasmWorkloadStore } from "../store/wasm-workload-store.js";
 import type { ModuleBlobs } from "./module-blobs.js";
 
 /** What the controller's services share. */
@@ -12,6 +12,8 @@ export interface ControllerContext {
   readonly workloads: WasmWorkloadStore;
   readonly nodes: NodeStore;
   readonly blobs: ModuleBlobs;
+  /** Places a new workload inside its apply transaction. */
+  readonly place: Placer;
   readonly now: () => Date;
   /** The cluster CA, read when needed so that the key is not kept in memory longer than necessary. */
   readonly ca: () => CertKeyPair;

@@ -13,6 +13,9 @@ import {
 import type { Db } from "./database.js";
 import type { GroupCommitter } from "./group-commit.js";
 
+/** Chooses a node for a new workload, inside the apply transaction. */
+export type Placer = (spec: WasmWorkloadSpec) => Pick<WasmWorkloadStatus, "node" | "reason" | "message">;
+
 export type ApplyOutcome = "created" | "configured" | "unchanged";
 
 export type WorkloadEvent = {
@@ -55,6 +58,8 @@ export class WasmWorkloadStore {
   readonly #get;
   readonly #list;
   readonly #bump;
+  readonly #byNode;
+  readonly #placed;
 
   constructor(db: Db, commit: GroupCommitter) {
     this.#db = db;
@@ -62,6 +67,11 @@ export class WasmWorkloadStore {
     this.events.setMaxListeners(0);
     this.#get = db.prepare<[string], Row>("SELECT * FROM wasm_workloads WHERE name = ?");
     this.#list = db.prepare<[], Row>("SELECT * FROM wasm_workloads ORDER BY name");
+    this.#byNode = db.prepare<[string], Row>("SELECT * FROM wasm_workloads WHERE node = ? ORDER BY name");
+    this.#placed = db.prepare<[], { node: string; memory: number | null; cpu: number | null }>(
+      `SELECT node, json_extract(spec, '$.limits.memoryBytes') AS memory, json_extract(spec, '$.limits.cpuMillis') AS cpu
+       FROM wasm_workloads WHERE node != '' AND json_extract(status, '$.phase') NOT IN ('Succeeded', 'Failed')`,
+    );
     this.#bump = db.prepare<[], { value: number }>(
       "UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value",
     );
@@ -74,6 +84,16 @@ export class WasmWorkloadStore {
 
   list(): WasmWorkload[] {
     return this.#list.all().map(fromRow);
+  }
+
+  /** Workloads placed on `node` (`""`: not placed yet). */
+  listByNode(node: string): WasmWorkload[] {
+    return this.#byNode.all(node).map(fromRow);
+  }
+
+  /** What running and pending workloads hold on each node, for the scheduler's accounting. */
+  placedResources(): { node: string; memoryBytes: number; cpuMillis: number }[] {
+    return this.#placed.all().map((r) => ({ node: r.node, memoryBytes: r.memory ?? 0, cpuMillis: r.cpu ?? 0 }));
   }
 
   #nextVersion(): number {
@@ -115,6 +135,7 @@ export class WasmWorkloadStore {
     labels: Readonly<Record<string, string>>,
     spec: WasmWorkloadSpec,
     now: Date,
+    place?: Placer,
   ): Promise<{ outcome: ApplyOutcome; workload: WasmWorkload }> {
     return this.#commit.run(() => {
       const existing = this.get(name);
@@ -129,9 +150,10 @@ export class WasmWorkloadStore {
             creationTimestamp: now.toISOString(),
           },
           spec,
-          status: PENDING_STATUS,
+          // Placed in the same transaction: one commit, and watchers see the node at once.
+          status: { ...PENDING_STATUS, ...place?.(spec) },
         };
-        this.#write(workload, "");
+        this.#write(workload, workload.status.node);
         this.#emit("ADDED", workload);
         return { outcome: "created" as const, workload };
       }

@@ -172,7 +172,7 @@ export class TestCluster {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { KCTL_CONFIG: this.config, KCORE_LOG_LEVEL: "debug" };
+    return { KCTL_CONFIG: this.config, KCORE_LOG_LEVEL: process.env.KCORE_TEST_LOG_LEVEL ?? "debug" };
   }
 
   kctl(...args: string[]): Promise<RunResult> {

@@ -18,8 +18,7 @@ function assignmentKey(ws: readonly WasmWorkload[]): string {
 }
 
 export function agentService(c: ControllerContext): ServiceImpl<typeof AgentService> {
-  const assigned = (node: string): WasmWorkload[] =>
-    c.workloads.list().filter((w) => w.status.node === node);
+  const assigned = (node: string): WasmWorkload[] => c.workloads.listByNode(node);
   return {
     async registerNode(req) {
       const name = parseName("nodeName", req.nodeName);

@@ -44,8 +44,8 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
           "spec.module.image: OCI image modules are not supported by this version; use path or url",
         );
       }
-      const { outcome, workload } = await c.workloads.apply(name, labels, spec, c.now());
-      c.logger.info({ workload: name, outcome }, "applied workload");
+      const { outcome, workload } = await c.workloads.apply(name, labels, spec, c.now(), c.place);
+      c.logger.debug({ workload: name, outcome }, "applied workload");
       return { workload: workloadToPb(workload), outcome: OUTCOME[outcome] };
     },
     getWasmWorkload(req) {
@@ -60,7 +60,7 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     },
     async deleteWasmWorkload(req) {
       const w = await c.workloads.delete(parseName("name", req.name));
-      c.logger.info({ workload: req.name }, "deleted workload");
+      c.logger.debug({ workload: req.name }, "deleted workload");
       return { workload: workloadToPb(w) };
     },
     async watchWasmWorkloads(req, ctx, send) {

@@ -78,7 +78,7 @@ export async function startEtcd(): Promise<{ address: string; proc: ChildProcess
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let err = "";
-  proc.stderr?.on("data", (d: Buffer) => {
+  proc.stderr.on("data", (d: Buffer) => {
     err += d.toString();
   });
   const address = `127.0.0.1:${client}`;

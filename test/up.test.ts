@@ -58,7 +58,7 @@ describe("kcore up: the README's start command", () => {
         try {
           const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
           return (
-            cmd.includes("runner-main.js") &&
+            (cmd.includes("runner-main.js") || cmd.startsWith("kcore-wasm ")) &&
             cmd.includes(dir) &&
             !/\) Z /.test(readFileSync(`/proc/${p}/stat`, "utf8"))
           );

@@ -18,7 +18,7 @@ import { writeFileAtomic } from "../util/atomic-file.js";
 import { gateHostDirectory, gatePath } from "../util/path-gate.js";
 import { detectCgroups, type Cgroups } from "./cgroups.js";
 import { systemClock, type Clock } from "./clock.js";
-import { workloadPaths, UUID, type WorkloadPaths } from "./layout.js";
+import { RUNTIME_WRITE, workloadPaths, UUID, type WorkloadPaths } from "./layout.js";
 import { readLogs } from "./log-reader.js";
 import { ModuleCache } from "./module-cache.js";
 import { WorkloadSupervisor, type Prepared, type SupervisorRecord } from "./supervisor.js";
@@ -43,6 +43,8 @@ export interface AgentOptions {
   readonly clock?: Clock;
   readonly heartbeatMs?: number;
   readonly resyncMs?: number;
+  /** Module processes kept started ahead of need. Default 2. */
+  readonly warmPool?: number;
 }
 
 /** The node agent: registers, heartbeats, converges on the controller's desired state for its node. */
@@ -77,7 +79,12 @@ export class Agent {
         { reason: this.#cgroups.reason },
         "cgroups unavailable: no CPU limits, memory limited inside the module only",
       );
-    this.#launcher = new WasmLauncher({ logger: this.#log, cgroups: this.#cgroups, pollMs: 200 });
+    this.#launcher = new WasmLauncher({
+      logger: this.#log,
+      cgroups: this.#cgroups,
+      pollMs: 200,
+      warmPool: o.warmPool ?? 2,
+    });
     this.#cache = new ModuleCache(o.dataDir, async (sha256) => {
       const res = await this.#modules().fetchModule({ sha256 }, { timeoutMs: 60_000 });
       return res.content;
@@ -160,6 +167,7 @@ export class Agent {
   /** Stops talking to the controller. Running modules are left running (fail-static). */
   async stop(): Promise<void> {
     this.#abort.abort();
+    this.#launcher.close();
     for (const t of this.#timers) clearInterval(t);
     await shutdown(this.#server, 1000);
     this.#agentClient?.close();
@@ -194,7 +202,7 @@ export class Agent {
   #supervise(w: WasmWorkload, record?: SupervisorRecord): WorkloadSupervisor {
     const uid = w.metadata.uid;
     const paths = this.#paths(w);
-    writeFileAtomic(join(paths.dir, "workload.json"), JSON.stringify(w), 0o600);
+    writeFileAtomic(join(paths.dir, "workload.json"), JSON.stringify(w), 0o600, RUNTIME_WRITE);
     const log = this.#log.child({ workload: w.metadata.name, uid });
     const sup = new WorkloadSupervisor(w, {
       clock: this.#clock,
@@ -208,7 +216,7 @@ export class Agent {
       },
       adopt: (cur, proc) => this.#launcher.adopt(this.#paths(cur), cur.metadata.uid, proc),
       persist: (rec) => {
-        writeFileAtomic(paths.record, JSON.stringify(rec), 0o600);
+        writeFileAtomic(paths.record, JSON.stringify(rec), 0o600, RUNTIME_WRITE);
       },
       report: (cur, status) => {
         this.#queueReport(cur, status);
@@ -256,7 +264,12 @@ export class Agent {
       const sup = this.#supervisors.get(w.metadata.uid);
       if (!sup) this.#supervise(w);
       else if (sup.workload.metadata.generation !== w.metadata.generation) {
-        writeFileAtomic(join(this.#paths(w).dir, "workload.json"), JSON.stringify(w), 0o600);
+        writeFileAtomic(
+          join(this.#paths(w).dir, "workload.json"),
+          JSON.stringify(w),
+          0o600,
+          RUNTIME_WRITE,
+        );
         void sup.update(w);
       }
     }

@@ -8,8 +8,9 @@ import type { WasmWorkload } from "../domain/wasm-workload.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import type { RunnerExit, RunnerSpec } from "../wasm/runner-spec.js";
 import { createGroup, removeGroup, wasOomKilled, type Cgroups } from "./cgroups.js";
-import type { WorkloadPaths } from "./layout.js";
+import { RUNTIME_WRITE, type WorkloadPaths } from "./layout.js";
 import { processStartTime, signalProcess } from "./processes.js";
+import { WarmPool } from "./warm-pool.js";
 import type { Adopted, LaunchedProcess, SupervisorRecord } from "./supervisor.js";
 
 /** The runner script, next to this file in the build. */
@@ -19,6 +20,9 @@ export const RUNNER_SCRIPT = join(
   "wasm",
   "runner-main.js",
 );
+
+/** Room in a warm runner's command line for the title it takes once given a module (Linux keeps argv's size). */
+const TITLE_ROOM = "-".repeat(160);
 
 /** Most bytes one run's log file grows to before it is rotated. */
 export const MAX_LOG_BYTES = 10 * 1024 * 1024;
@@ -35,6 +39,8 @@ export interface LauncherOptions {
   readonly cgroups: Cgroups;
   /** Poll interval for processes this agent did not start (adopted after a restart). */
   readonly pollMs: number;
+  /** Module processes kept started ahead of need (0: start each when needed). */
+  readonly warmPool: number;
 }
 
 export interface RunFiles {
@@ -109,9 +115,23 @@ function readExit(
 /** Starts module processes that outlive the agent, and re-attaches to them after a restart. */
 export class WasmLauncher {
   readonly #opts: LauncherOptions;
+  readonly #pool: WarmPool | undefined;
 
   constructor(opts: LauncherOptions) {
     this.#opts = opts;
+    if (opts.warmPool > 0) {
+      this.#pool = new WarmPool(
+        opts.warmPool,
+        [process.execPath, ...NODE_FLAGS, RUNNER_SCRIPT, "--warm", TITLE_ROOM],
+        opts.logger,
+      );
+      this.#pool.fill();
+    }
+  }
+
+  /** Stops idle warm processes; running modules are not touched. */
+  close(): void {
+    this.#pool?.close();
   }
 
   launch(w: WasmWorkload, run: number, files: RunFiles): Promise<LaunchedProcess> {
@@ -136,13 +156,15 @@ export class WasmLauncher {
       maxLogBytes: MAX_LOG_BYTES,
       cgroupProcs,
     };
-    writeFileAtomic(paths.runSpec(run), JSON.stringify(spec), 0o600);
-    const child = spawn(process.execPath, [...NODE_FLAGS, RUNNER_SCRIPT, paths.runSpec(run)], {
-      detached: true, // its own process group: Ctrl-C on the agent's terminal does not reach it
-      stdio: "ignore",
-      cwd: "/",
-      env: {},
-    });
+    writeFileAtomic(paths.runSpec(run), JSON.stringify(spec), 0o600, RUNTIME_WRITE);
+    const child =
+      this.#pool?.take(paths.runSpec(run)) ??
+      spawn(process.execPath, [...NODE_FLAGS, RUNNER_SCRIPT, paths.runSpec(run)], {
+        detached: true, // its own process group: Ctrl-C on the agent's terminal does not reach it
+        stdio: "ignore",
+        cwd: "/",
+        env: {},
+      });
     const pid = child.pid;
     if (pid === undefined) {
       return new Promise((_, reject) => {

@@ -12,7 +12,7 @@ const USAGE = `kcore: control plane for bare-metal machines
       an all-in-one local cluster: controller + one agent, PKI and kctl context created if missing
   kcore controller [--data-dir DIR] [--listen HOST:PORT]
   kcore agent --controller HOST:PORT [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT]
-              [--node-name NAME] [--labels k=v,...] [--max-workloads N]
+              [--node-name NAME] [--labels k=v,...] [--max-workloads N] [--warm-pool N]
               [--restart-backoff-initial 10s] [--restart-backoff-max 5m] [--resync-interval 30s]
   kcore agent init --node-name NAME [--data-dir DIR]
       creates the node's key and a certificate signing request (sign it with kctl certificate sign)
@@ -26,6 +26,7 @@ const OPTIONS = {
   "node-name": { type: "string" },
   labels: { type: "string" },
   "max-workloads": { type: "string" },
+  "warm-pool": { type: "string" },
   "restart-backoff-initial": { type: "string" },
   "restart-backoff-max": { type: "string" },
   "resync-interval": { type: "string" },

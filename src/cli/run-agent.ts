@@ -19,6 +19,7 @@ export function agentTuning(f: KcoreFlags): {
   resyncMs: number;
   heartbeatMs: number;
   maxWorkloads: number;
+  warmPool: number;
 } {
   return {
     backoff: {
@@ -33,6 +34,7 @@ export function agentTuning(f: KcoreFlags): {
     resyncMs: durationFlag("resync-interval", f["resync-interval"], 30_000),
     heartbeatMs: durationFlag("heartbeat-interval", f["heartbeat-interval"], 10_000),
     maxWorkloads: intFlag("max-workloads", f["max-workloads"], 500, 1, 100_000),
+    warmPool: intFlag("warm-pool", f["warm-pool"], 2, 0, 64),
   };
 }
 

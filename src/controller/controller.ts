@@ -51,7 +51,12 @@ export class Controller {
     const workloads = new WasmWorkloadStore(this.#db, commit);
     const nodes = new NodeStore(this.#db, commit);
     const blobs = new ModuleBlobs(opts.dataDir);
-    const scheduler = new SchedulerLoop(workloads, nodes, logger.child({ component: "scheduler" }), now);
+    const scheduler = new SchedulerLoop(
+      workloads,
+      nodes,
+      logger.child({ component: "scheduler" }),
+      now,
+    );
     this.#scheduler = scheduler;
     const ctx: ControllerContext = {
       place: scheduler.place,

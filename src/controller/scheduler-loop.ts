@@ -74,7 +74,12 @@ export class SchedulerLoop {
 
   /** Placement of a new workload, run inside its apply transaction. */
   readonly place: Placer = (spec) => {
-    const p = schedule(spec, this.#nodes.list(), this.#workloads.placedResources(), this.#now().getTime());
+    const p = schedule(
+      spec,
+      this.#nodes.list(),
+      this.#workloads.placedResources(),
+      this.#now().getTime(),
+    );
     return p.kind === "placed"
       ? { node: p.node, reason: "Scheduled", message: `assigned to node ${p.node}` }
       : { node: "", reason: "Unschedulable", message: p.message };
@@ -86,7 +91,9 @@ export class SchedulerLoop {
     if (this.#full) {
       candidates = this.#workloads.listByNode("");
     } else {
-      candidates = [...this.#dirty].map((n) => this.#workloads.get(n)).filter((w): w is WasmWorkload => w?.status.node === "");
+      candidates = [...this.#dirty]
+        .map((n) => this.#workloads.get(n))
+        .filter((w): w is WasmWorkload => w?.status.node === "");
     }
     this.#full = false;
     this.#dirty.clear();
@@ -97,16 +104,28 @@ export class SchedulerLoop {
     for (const w of candidates) {
       const p = schedule(w.spec, nodes, placed, nowMs);
       if (p.kind === "placed") {
-        placed.push({ node: p.node, memoryBytes: w.spec.limits.memoryBytes ?? 0, cpuMillis: w.spec.limits.cpuMillis ?? 0 });
+        placed.push({
+          node: p.node,
+          memoryBytes: w.spec.limits.memoryBytes ?? 0,
+          cpuMillis: w.spec.limits.cpuMillis ?? 0,
+        });
         this.#logger.debug({ workload: w.metadata.name, node: p.node }, "scheduled");
         await this.#workloads.updateStatus(w.metadata.name, w.metadata.uid, (cur) =>
           cur.status.node === ""
-            ? { ...cur.status, node: p.node, phase: "Pending", reason: "Scheduled", message: `assigned to node ${p.node}` }
+            ? {
+                ...cur.status,
+                node: p.node,
+                phase: "Pending",
+                reason: "Scheduled",
+                message: `assigned to node ${p.node}`,
+              }
             : undefined,
         );
       } else if (w.status.reason !== "Unschedulable" || w.status.message !== p.message) {
         await this.#workloads.updateStatus(w.metadata.name, w.metadata.uid, (cur) =>
-          cur.status.node === "" ? { ...cur.status, phase: "Pending", reason: "Unschedulable", message: p.message } : undefined,
+          cur.status.node === ""
+            ? { ...cur.status, phase: "Pending", reason: "Unschedulable", message: p.message }
+            : undefined,
         );
       }
     }

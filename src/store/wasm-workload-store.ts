@@ -14,7 +14,9 @@ import type { Db } from "./database.js";
 import type { GroupCommitter } from "./group-commit.js";
 
 /** Chooses a node for a new workload, inside the apply transaction. */
-export type Placer = (spec: WasmWorkloadSpec) => Pick<WasmWorkloadStatus, "node" | "reason" | "message">;
+export type Placer = (
+  spec: WasmWorkloadSpec,
+) => Pick<WasmWorkloadStatus, "node" | "reason" | "message">;
 
 export type ApplyOutcome = "created" | "configured" | "unchanged";
 
@@ -67,7 +69,9 @@ export class WasmWorkloadStore {
     this.events.setMaxListeners(0);
     this.#get = db.prepare<[string], Row>("SELECT * FROM wasm_workloads WHERE name = ?");
     this.#list = db.prepare<[], Row>("SELECT * FROM wasm_workloads ORDER BY name");
-    this.#byNode = db.prepare<[string], Row>("SELECT * FROM wasm_workloads WHERE node = ? ORDER BY name");
+    this.#byNode = db.prepare<[string], Row>(
+      "SELECT * FROM wasm_workloads WHERE node = ? ORDER BY name",
+    );
     this.#placed = db.prepare<[], { node: string; memory: number | null; cpu: number | null }>(
       `SELECT node, json_extract(spec, '$.limits.memoryBytes') AS memory, json_extract(spec, '$.limits.cpuMillis') AS cpu
        FROM wasm_workloads WHERE node != '' AND json_extract(status, '$.phase') NOT IN ('Succeeded', 'Failed')`,
@@ -93,7 +97,9 @@ export class WasmWorkloadStore {
 
   /** What running and pending workloads hold on each node, for the scheduler's accounting. */
   placedResources(): { node: string; memoryBytes: number; cpuMillis: number }[] {
-    return this.#placed.all().map((r) => ({ node: r.node, memoryBytes: r.memory ?? 0, cpuMillis: r.cpu ?? 0 }));
+    return this.#placed
+      .all()
+      .map((r) => ({ node: r.node, memoryBytes: r.memory ?? 0, cpuMillis: r.cpu ?? 0 }));
   }
 
   #nextVersion(): number {

@@ -16,6 +16,8 @@ const ERRNO_FAULT = 21;
 
 function main(specPath: string): number {
   const spec = JSON.parse(readFileSync(specPath, "utf8")) as RunnerSpec;
+  // What `ps` shows for this module (a warm runner's command line says nothing about it).
+  process.title = `kcore-wasm ${spec.workload} ${specPath}`;
   for (const procs of spec.cgroupProcs) appendFileSync(procs, `${process.pid}\n`);
   // A stray SIGTERM must not end the module: only the agent decides, with SIGKILL at the end of
   // the grace period (see wasm-launcher.ts). Node cannot ignore a signal outright; a no-op
@@ -26,7 +28,8 @@ function main(specPath: string): number {
   const finish = (exit: Omit<RunnerExit, "startedAt" | "finishedAt">): number => {
     log.close();
     const record: RunnerExit = { ...exit, startedAt, finishedAt: new Date().toISOString() };
-    writeFileAtomic(spec.exitPath, JSON.stringify(record));
+    // Atomic, not fsynced: it must survive this process, and a machine crash ends the module anyway.
+    writeFileAtomic(spec.exitPath, JSON.stringify(record), 0o644, { fsync: false });
     return exit.exitCode;
   };
 
@@ -167,9 +170,34 @@ function main(specPath: string): number {
   }
 }
 
-const specPath = process.argv[2];
-if (specPath === undefined) {
-  process.stderr.write("usage: runner-main.js <spec.json>\n");
-  process.exit(2);
+/**
+ * `--warm`: started ahead of need by the agent's warm pool, with an IPC channel. It says it is
+ * ready, waits for one spec path, then cuts the channel (so that it outlives the agent) and runs
+ * it. If the agent goes away first, the channel closes and an idle runner exits.
+ */
+function warm(): void {
+  const send = process.send?.bind(process);
+  if (!send) {
+    process.stderr.write("runner-main.js --warm needs an IPC channel\n");
+    process.exit(2);
+  }
+  let assigned = false;
+  process.on("disconnect", () => {
+    if (!assigned) process.exit(0);
+  });
+  process.on("message", (msg: unknown) => {
+    const spec = (msg as { spec?: unknown } | null)?.spec;
+    if (assigned || typeof spec !== "string") return;
+    assigned = true;
+    process.disconnect();
+    process.exitCode = main(spec) & 0xff;
+  });
+  send({ ready: true });
 }
-process.exitCode = main(specPath) & 0xff;
+
+const arg = process.argv[2];
+if (arg === "--warm") warm();
+else if (arg === undefined) {
+  process.stderr.write("usage: runner-main.js <spec.json> | --warm\n");
+  process.exit(2);
+} else process.exitCode = main(arg) & 0xff;

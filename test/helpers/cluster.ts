@@ -172,7 +172,10 @@ export class TestCluster {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { KCTL_CONFIG: this.config, KCORE_LOG_LEVEL: process.env.KCORE_TEST_LOG_LEVEL ?? "debug" };
+    return {
+      KCTL_CONFIG: this.config,
+      KCORE_LOG_LEVEL: process.env.KCORE_TEST_LOG_LEVEL ?? "debug",
+    };
   }
 
   kctl(...args: string[]): Promise<RunResult> {
@@ -292,6 +295,12 @@ export class TestCluster {
     }
   }
 
+  /** The pid of the controller or of an agent, while it runs. */
+  daemonPid(which: string): number | undefined {
+    const d = which === "controller" ? this.#controller : this.#agents.get(which)?.daemon;
+    return d?.proc.pid;
+  }
+
   /** Pids of module processes whose spec lies under this cluster's directory. */
   modulePids(workloadUid?: string): number[] {
     const pids: number[] = [];
@@ -302,7 +311,7 @@ export class TestCluster {
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         if (/\) Z /.test(stat)) continue;
         if (
-          cmd.includes("runner-main.js") &&
+          (cmd.includes("runner-main.js") || cmd.startsWith("kcore-wasm ")) &&
           cmd.includes(this.dir) &&
           (workloadUid === undefined || cmd.includes(workloadUid))
         )

@@ -244,6 +244,17 @@ describe("WebAssembly workloads on a controller with two agents", () => {
         ((await c.json("get", "wasm", "spinner")).metadata as { uid: string }).uid,
     );
     assert.equal(c.modulePids(uid).length, 1);
+    // The CPU limit is a CFS quota on the module's own group: 200m = 20 ms per 100 ms period.
+    const [pid] = c.modulePids(uid);
+    const cgroups = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+    const cpuGroup = /^\d+:(?:[^:]*,)?cpu(?:,[^:]*)?:(.*)$/m.exec(cgroups)?.[1];
+    const v2Group = /^0::(.*)$/m.exec(cgroups)?.[1];
+    if (cpuGroup !== undefined && cpuGroup.includes(uid)) {
+      assert.equal(readFileSync(`/sys/fs/cgroup/cpu${cpuGroup}/cpu.cfs_quota_us`, "utf8").trim(), "20000");
+    } else {
+      assert.ok(v2Group?.includes(uid), `module not in a cgroup of its own: ${cgroups}`);
+      assert.equal(readFileSync(`/sys/fs/cgroup${v2Group}/cpu.max`, "utf8").trim(), "20000 100000");
+    }
     const started = Date.now();
     await c.ok("delete", "wasm", "spinner");
     await waitFor("module process gone", () => c.modulePids(uid).length === 0, 10_000, 50);

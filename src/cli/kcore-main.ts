@@ -1,9 +1,6 @@
-import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { KcoreError } from "../domain/errors.js";
-import { runAgent, initAgent } from "./run-agent.js";
-import { runController } from "./run-controller.js";
-import { runUp } from "./run-up.js";
+import { OPTIONS } from "./flags.js";
 import { KCORE_VERSION } from "../version.js";
 
 const USAGE = `kcore: control plane for bare-metal machines
@@ -17,41 +14,6 @@ const USAGE = `kcore: control plane for bare-metal machines
   kcore agent init --node-name NAME [--data-dir DIR]
       creates the node's key and a certificate signing request (sign it with kctl certificate sign)
   kcore version`;
-
-const OPTIONS = {
-  "data-dir": { type: "string" },
-  listen: { type: "string" },
-  advertise: { type: "string" },
-  controller: { type: "string" },
-  "node-name": { type: "string" },
-  labels: { type: "string" },
-  "max-workloads": { type: "string" },
-  "warm-pool": { type: "string" },
-  "restart-backoff-initial": { type: "string" },
-  "restart-backoff-max": { type: "string" },
-  "resync-interval": { type: "string" },
-  "heartbeat-interval": { type: "string" },
-  "controller-port": { type: "string" },
-  "agent-port": { type: "string" },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-export type KcoreFlags = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
->["values"];
-
-/** A DNS label from this machine's host name, for the default node name. */
-export function defaultNodeName(): string {
-  const n =
-    hostname()
-      .toLowerCase()
-      .split(".")[0]
-      ?.replace(/[^a-z0-9-]/g, "-")
-      .replace(/^-+|-+$/g, "")
-      .slice(0, 63) ?? "";
-  return n === "" ? "node" : n;
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -67,12 +29,15 @@ async function main(argv: readonly string[]): Promise<number> {
       return cmd === undefined && f.help !== true ? 2 : 0;
     }
     switch (cmd) {
+      // Each command loads only what it needs: a daemon's memory is what it imports.
       case "up":
-        return await runUp(f);
+        return await (await import("./run-up.js")).runUp(f);
       case "controller":
-        return await runController(f);
-      case "agent":
-        return sub === "init" ? await initAgent(f) : await runAgent(f);
+        return await (await import("./run-controller.js")).runController(f);
+      case "agent": {
+        const agent = await import("./run-agent.js");
+        return sub === "init" ? await agent.initAgent(f) : await agent.runAgent(f);
+      }
       case "version":
         process.stdout.write(`kcore v${KCORE_VERSION}\n`);
         return 0;

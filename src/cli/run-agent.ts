@@ -5,12 +5,11 @@ import { DEFAULT_BACKOFF } from "../domain/backoff.js";
 import { KcoreError } from "../domain/errors.js";
 import { NODE_CN_PREFIX } from "../domain/identity.js";
 import { parseLabels, parseName } from "../domain/names.js";
-import { createCsr } from "../pki/pki.js";
-import { CERT_FILES, certsDir, loadTls } from "../pki/pki-files.js";
+import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { durationFlag, intFlag, labelsFlag, untilSignal } from "./daemon.js";
-import { defaultNodeName, type KcoreFlags } from "./kcore-main.js";
+import { defaultNodeName, type KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 
 /** Agent options from flags, shared by `kcore agent` and `kcore up`. */
@@ -73,6 +72,7 @@ export async function initAgent(f: KcoreFlags): Promise<number> {
   const dir = certsDir(dataDir);
   if (existsSync(join(dir, CERT_FILES.nodeKey)))
     throw new KcoreError("AlreadyExists", `${join(dir, CERT_FILES.nodeKey)} already exists`);
+  const { createCsr } = await import("../pki/pki.js");
   const { csrPem, keyPem } = await createCsr(`${NODE_CN_PREFIX}${nodeName}`);
   writeFileAtomic(join(dir, CERT_FILES.nodeKey), keyPem, 0o600);
   writeFileAtomic(join(dir, "node.csr"), csrPem, 0o644);

@@ -2,10 +2,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Controller } from "../controller/controller.js";
 import { KcoreError } from "../domain/errors.js";
-import { CERT_FILES, certsDir, loadTls } from "../pki/pki-files.js";
+import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { untilSignal } from "./daemon.js";
-import type { KcoreFlags } from "./kcore-main.js";
+import type { KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 
 export async function runController(f: KcoreFlags): Promise<number> {

@@ -12,7 +12,7 @@ import {
 } from "../pki/pki-files.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { intFlag, untilSignal } from "./daemon.js";
-import { defaultNodeName, type KcoreFlags } from "./kcore-main.js";
+import { defaultNodeName, type KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 import { agentTuning } from "./run-agent.js";
 

@@ -10,7 +10,7 @@ import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { NodeService } from "../gen/kcore/v1/node_pb.js";
 import { WasmWorkloadService } from "../gen/kcore/v1/wasm_workload_pb.js";
-import { CERT_FILES, certsDir, readPem } from "../pki/pki-files.js";
+import { CERT_FILES, certsDir, readPem } from "../pki/cert-files.js";
 import { openDatabase, type Db } from "../store/database.js";
 import { GroupCommitter } from "../store/group-commit.js";
 import { NodeStore } from "../store/node-store.js";

@@ -1,33 +1,17 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { TlsMaterial } from "../api/tls.js";
 import { ADMIN_CN, CONTROLLER_CN_PREFIX, NODE_CN_PREFIX } from "../domain/identity.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
+import { CERT_FILES, certsDir, readPem } from "./cert-files.js";
 import { createCa, issue, type CertKeyPair } from "./pki.js";
 
-/** File names under `<data-dir>/certs`. Keys are mode 0600, the directory 0700. */
-export const CERT_FILES = {
-  caCert: "ca.crt",
-  caKey: "ca.key",
-  controllerCert: "controller.crt",
-  controllerKey: "controller.key",
-  nodeCert: "node.crt",
-  nodeKey: "node.key",
-} as const;
-
-export function certsDir(dataDir: string): string {
-  return join(dataDir, "certs");
-}
+export { CERT_FILES, certsDir, loadTls, readPem } from "./cert-files.js";
 
 export function writePair(dir: string, certName: string, keyName: string, pair: CertKeyPair): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileAtomic(join(dir, keyName), pair.keyPem, 0o600);
   writeFileAtomic(join(dir, certName), pair.certPem, 0o644);
-}
-
-export function readPem(dir: string, name: string): string {
-  return readFileSync(join(dir, name), "utf8");
 }
 
 /** The CA of a data directory, created when missing. */
@@ -81,13 +65,4 @@ export async function ensureNodeCert(
 /** A fresh kctl admin identity (CN kctl). */
 export async function issueAdmin(ca: CertKeyPair): Promise<CertKeyPair> {
   return issue(ca, { commonName: ADMIN_CN, usage: "client" });
-}
-
-export function loadTls(dataDir: string, certName: string, keyName: string): TlsMaterial {
-  const dir = certsDir(dataDir);
-  return {
-    caPem: readPem(dir, CERT_FILES.caCert),
-    certPem: readPem(dir, certName),
-    keyPem: readPem(dir, keyName),
-  };
 }

@@ -74,7 +74,7 @@ export class WasmWorkloadStore {
     );
     this.#placed = db.prepare<[], { node: string; memory: number | null; cpu: number | null }>(
       `SELECT node, json_extract(spec, '$.limits.memoryBytes') AS memory, json_extract(spec, '$.limits.cpuMillis') AS cpu
-       FROM wasm_workloads WHERE node != '' AND json_extract(status, '$.phase') NOT IN ('Succeeded', 'Failed')`,
+       FROM wasm_workloads WHERE node > '' AND json_extract(status, '$.phase') NOT IN ('Succeeded', 'Failed')`,
     );
     this.#bump = db.prepare<[], { value: number }>(
       "UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value",

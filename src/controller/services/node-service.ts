@@ -5,7 +5,6 @@ import { isReady } from "../../domain/node.js";
 import { nodeToPb } from "../../api/convert-node.js";
 import type { ServiceImpl } from "../../api/gate.js";
 import type { NodeService } from "../../gen/kcore/v1/node_pb.js";
-import { readCsr, signLeaf } from "../../pki/pki.js";
 import type { ControllerContext } from "../context.js";
 
 export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeService> {
@@ -22,6 +21,8 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
     async signNodeCertificate(req) {
       if (req.csrPem.length > 16 * 1024)
         throw new KcoreError("InvalidArgument", "csrPem: larger than 16 KiB");
+      // The X.509 library is loaded on first use: it is large, and signing is rare.
+      const { readCsr, signLeaf } = await import("../../pki/pki.js");
       const { commonName, publicKey } = await readCsr(req.csrPem);
       const nodeName = commonName.startsWith(NODE_CN_PREFIX)
         ? commonName.slice(NODE_CN_PREFIX.length)

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KcoreError } from "../../domain/errors.js";
 import { NodeService } from "../../gen/kcore/v1/node_pb.js";
-import { CERT_FILES } from "../../pki/pki-files.js";
+import { CERT_FILES } from "../../pki/cert-files.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { connect, type GlobalFlags } from "../connect.js";
 import { out } from "../output.js";

@@ -38,6 +38,23 @@ export type ServiceImpl<S extends DescService> = {
       : never;
 };
 
+/** Most messages a server stream may have queued for a client that does not read. */
+export const MAX_STREAM_BACKLOG = 10_000;
+
+/** Resolves when `signal` aborts: the end of a long-lived stream. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      "abort",
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
 /** Observes every call once it ends (metrics, audit). */
 export type CallObserver = (method: string, code: Status, seconds: number) => void;
 
@@ -169,7 +186,17 @@ export function addGatedService<S extends DescService>(
           return;
         }
         const send = (msg: unknown): void => {
-          if (!ac.signal.aborted) call.write(msg);
+          if (ac.signal.aborted) return;
+          call.write(msg);
+          // A client that stops reading must not make the server buffer without bound.
+          if (call.writableLength > MAX_STREAM_BACKLOG) {
+            const s = {
+              code: Status.RESOURCE_EXHAUSTED,
+              details: `stream closed: the client left ${MAX_STREAM_BACKLOG} messages unread`,
+            };
+            call.emit("error", s);
+            ac.abort();
+          }
         };
         (async () => fn(call.request, { identity, method: path, signal: ac.signal }, send))().then(
           () => {

@@ -8,7 +8,7 @@ import { file_kcore_v1_agent } from "../gen/kcore/v1/agent_pb.js";
 import { file_kcore_v1_module } from "../gen/kcore/v1/module_pb.js";
 import { file_kcore_v1_node } from "../gen/kcore/v1/node_pb.js";
 import { file_kcore_v1_wasm_workload } from "../gen/kcore/v1/wasm_workload_pb.js";
-import { addGatedService, gateRawHandler, type GateOptions } from "./gate.js";
+import { addGatedService, gateRawHandler, untilAborted, type GateOptions } from "./gate.js";
 
 /** Largest message any daemon accepts (module uploads are the largest). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -42,15 +42,7 @@ export function addStandardServices(server: Server, gate: GateOptions): void {
       check: () => Promise.resolve({ status: HealthCheckResponse_ServingStatus.SERVING }),
       watch: async (_req, ctx, send) => {
         send({ status: HealthCheckResponse_ServingStatus.SERVING });
-        await new Promise<void>((resolve) => {
-          ctx.signal.addEventListener(
-            "abort",
-            () => {
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await untilAborted(ctx.signal);
       },
     },
     gate,

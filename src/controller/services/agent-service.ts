@@ -4,7 +4,7 @@ import type { WasmWorkload } from "../../domain/wasm-workload.js";
 import { resourcesFromPb } from "../../api/convert-node.js";
 import { nodeToPb } from "../../api/convert-node.js";
 import { statusFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
-import type { ServiceImpl } from "../../api/gate.js";
+import { untilAborted, type ServiceImpl } from "../../api/gate.js";
 import type { AgentService } from "../../gen/kcore/v1/agent_pb.js";
 import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
 import type { ControllerContext } from "../context.js";
@@ -88,15 +88,7 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       c.workloads.events.on("change", onChange);
       try {
         push();
-        await new Promise<void>((resolve) => {
-          ctx.signal.addEventListener(
-            "abort",
-            () => {
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await untilAborted(ctx.signal);
       } finally {
         c.workloads.events.off("change", onChange);
       }

@@ -3,7 +3,7 @@ import { parseName } from "../../domain/names.js";
 import { isReady } from "../../domain/node.js";
 import type { WasmWorkload } from "../../domain/wasm-workload.js";
 import { workloadFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
-import type { ServiceImpl } from "../../api/gate.js";
+import { untilAborted, type ServiceImpl } from "../../api/gate.js";
 import { ApplyOutcome, WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
 import type { WasmWorkloadService } from "../../gen/kcore/v1/wasm_workload_pb.js";
 import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
@@ -19,9 +19,6 @@ const EVENT = {
   MODIFIED: WatchEventType.MODIFIED,
   DELETED: WatchEventType.DELETED,
 } as const;
-
-/** Most events a slow watcher may have queued before it is cut off. */
-const MAX_WATCH_BACKLOG = 10_000;
 
 export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof WasmWorkloadService> {
   const get = (name: string): WasmWorkload => {
@@ -65,12 +62,9 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     },
     async watchWasmWorkloads(req, ctx, send) {
       const only = req.name === "" ? undefined : parseName("name", req.name);
-      let backlog = 0;
       const onChange = (e: WorkloadEvent): void => {
         if (only !== undefined && e.workload.metadata.name !== only) return;
-        if (++backlog > MAX_WATCH_BACKLOG) return;
         send({ type: EVENT[e.type], workload: workloadToPb(e.workload) });
-        backlog = 0;
       };
       c.workloads.events.on("change", onChange);
       try {
@@ -78,15 +72,7 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
           if (only === undefined || w.metadata.name === only)
             send({ type: WatchEventType.ADDED, workload: workloadToPb(w) });
         }
-        await new Promise<void>((resolve) => {
-          ctx.signal.addEventListener(
-            "abort",
-            () => {
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await untilAborted(ctx.signal);
       } finally {
         c.workloads.events.off("change", onChange);
       }

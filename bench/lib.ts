@@ -1,9 +1,23 @@
 /** Shared helpers of the benchmarks: percentiles, timing, and small servers started for a run. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createCa, issue } from "../src/pki/pki.js";
 import { freePort, waitFor } from "../test/helpers/cluster.js";
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      resolve(false);
+    });
+  });
+}
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -51,9 +65,46 @@ export async function measure(
 export const fmt = (n: number, digits = 2): string =>
   Number.isFinite(n) ? n.toFixed(digits) : "n/a";
 
-/** A one-member etcd on loopback with its data in a temporary directory. */
-export async function startEtcd(): Promise<{ address: string; proc: ChildProcess; dir: string }> {
+/** PEM files for etcd's server and a client, from a throwaway CA, so both sides pay for mTLS. */
+export interface EtcdTls {
+  readonly caPem: string;
+  readonly server: { certPem: string; keyPem: string };
+  readonly client: { certPem: string; keyPem: string };
+}
+
+export async function etcdTls(): Promise<EtcdTls> {
+  const ca = await createCa("bench-etcd-ca");
+  return {
+    caPem: ca.certPem,
+    server: await issue(ca, {
+      commonName: "etcd",
+      ipAddresses: ["127.0.0.1"],
+      dnsNames: ["localhost"],
+      usage: "server-and-client",
+    }),
+    client: await issue(ca, { commonName: "bench", usage: "client" }),
+  };
+}
+
+/** A one-member etcd on loopback with its data in a temporary directory, requiring client certificates. */
+export async function startEtcd(
+  tls: EtcdTls,
+): Promise<{ address: string; proc: ChildProcess; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kcore-bench-etcd-"));
+  const file = (name: string, text: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, text, { mode: 0o600 });
+    return p;
+  };
+  const tlsArgs = [
+    "--cert-file",
+    file("server.crt", tls.server.certPem),
+    "--key-file",
+    file("server.key", tls.server.keyPem),
+    "--trusted-ca-file",
+    file("ca.crt", tls.caPem),
+    "--client-cert-auth",
+  ];
   const [client, peer] = [await freePort(), await freePort()];
   const proc = spawn(
     "etcd",
@@ -63,9 +114,10 @@ export async function startEtcd(): Promise<{ address: string; proc: ChildProcess
       "--data-dir",
       join(dir, "data"),
       "--listen-client-urls",
-      `http://127.0.0.1:${client}`,
+      `https://127.0.0.1:${client}`,
       "--advertise-client-urls",
-      `http://127.0.0.1:${client}`,
+      `https://127.0.0.1:${client}`,
+      ...tlsArgs,
       "--listen-peer-urls",
       `http://127.0.0.1:${peer}`,
       "--initial-advertise-peer-urls",
@@ -82,14 +134,6 @@ export async function startEtcd(): Promise<{ address: string; proc: ChildProcess
     err += d.toString();
   });
   const address = `127.0.0.1:${client}`;
-  await waitFor(
-    `etcd to serve (${err.slice(-500)})`,
-    async () => {
-      const r = await fetch(`http://${address}/health`).catch(() => undefined);
-      return r?.ok === true;
-    },
-    30_000,
-    100,
-  );
+  await waitFor(`etcd to serve (${err.slice(-500)})`, () => connects(client), 30_000, 100);
   return { address, proc, dir };
 }

@@ -6,23 +6,13 @@
 import { rmSync } from "node:fs";
 import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import { createClient } from "../src/api/grpc-client.js";
-import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
+import { clientCredentials } from "../src/api/tls.js";
 import { ModuleService } from "../src/gen/kcore/v1/module_pb.js";
 import { RestartPolicy, WasmWorkloadService } from "../src/gen/kcore/v1/wasm_workload_pb.js";
 import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { exampleModule } from "../test/helpers/fixtures.js";
 import { TestCluster } from "../test/helpers/cluster.js";
 import { etcdTls, fmt, measure, startEtcd, type EtcdTls, type LatencySummary } from "./lib.js";
-
-function adminTls(c: TestCluster): TlsMaterial {
-  const cfg = parse(readFileSync(c.config, "utf8")) as {
-    contexts: Record<string, Record<string, string>>;
-  };
-  const ctx = cfg.contexts.test ?? {};
-  const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
-  return { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
-}
 
 function etcdPut(address: string, clients: number, tls: EtcdTls): (i: number) => Promise<void> {
   const Ctor = makeGenericClientConstructor(
@@ -79,7 +69,7 @@ export async function durableWrite(total: number): Promise<string> {
   try {
     const etls = await etcdTls();
     etcd = await startEtcd(etls);
-    const tls = adminTls(c);
+    const tls = c.adminTls();
     const target = `127.0.0.1:${c.controllerPort}`;
     const up = createClient(ModuleService, target, clientCredentials(tls, "controller"));
     const { sha256 } = await up.uploadModule({ content: readFileSync(exampleModule("hello")) });

@@ -7,7 +7,6 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
 import { createClient } from "../src/api/grpc-client.js";
 import { clientCredentials } from "../src/api/tls.js";
 import { ModuleService } from "../src/gen/kcore/v1/module_pb.js";
@@ -46,12 +45,7 @@ export async function moduleStart(runs: number): Promise<string> {
   const module = exampleModule("hello");
   const c = await TestCluster.start([{ name: "n1" }]);
   try {
-    const cfg = parse(readFileSync(c.config, "utf8")) as {
-      contexts: Record<string, Record<string, string>>;
-    };
-    const ctx = cfg.contexts.test ?? {};
-    const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
-    const tls = { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
+    const tls = c.adminTls();
     const target = `127.0.0.1:${c.controllerPort}`;
     const up = createClient(ModuleService, target, clientCredentials(tls, "controller"));
     const { sha256 } = await up.uploadModule({ content: readFileSync(module) });

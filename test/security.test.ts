@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parse } from "yaml";
 import { createClient } from "../src/api/grpc-client.js";
 import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
 import { AgentService } from "../src/gen/kcore/v1/agent_pb.js";
@@ -28,12 +27,7 @@ describe("identity and authorisation over real mTLS", () => {
 
   before(async () => {
     c = await TestCluster.start([{ name: "n1" }]);
-    const cfg = parse(readFileSync(c.config, "utf8")) as {
-      contexts: Record<string, Record<string, string>>;
-    };
-    const ctx = cfg.contexts.test ?? {};
-    const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
-    admin = { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
+    admin = c.adminTls();
     files = {
       ca: join(c.dir, "ca.pem"),
       cert: join(c.dir, "kctl.pem"),

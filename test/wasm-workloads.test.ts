@@ -250,7 +250,10 @@ describe("WebAssembly workloads on a controller with two agents", () => {
     const cpuGroup = /^\d+:(?:[^:]*,)?cpu(?:,[^:]*)?:(.*)$/m.exec(cgroups)?.[1];
     const v2Group = /^0::(.*)$/m.exec(cgroups)?.[1];
     if (cpuGroup !== undefined && cpuGroup.includes(uid)) {
-      assert.equal(readFileSync(`/sys/fs/cgroup/cpu${cpuGroup}/cpu.cfs_quota_us`, "utf8").trim(), "20000");
+      assert.equal(
+        readFileSync(`/sys/fs/cgroup/cpu${cpuGroup}/cpu.cfs_quota_us`, "utf8").trim(),
+        "20000",
+      );
     } else {
       assert.ok(v2Group?.includes(uid), `module not in a cgroup of its own: ${cgroups}`);
       assert.equal(readFileSync(`/sys/fs/cgroup${v2Group}/cpu.max`, "utf8").trim(), "20000 100000");

@@ -10,6 +10,8 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
+import type { TlsMaterial } from "../../src/api/tls.js";
 import { REPO } from "./fixtures.js";
 
 export interface RunResult {
@@ -293,6 +295,16 @@ export class TestCluster {
       const a = this.#agents.get(which);
       if (a) a.daemon = undefined;
     }
+  }
+
+  /** The kctl admin identity of this cluster's context, for clients made in the test itself. */
+  adminTls(): TlsMaterial {
+    const cfg = parse(readFileSync(this.config, "utf8")) as {
+      contexts: Record<string, Record<string, string>>;
+    };
+    const ctx = cfg.contexts.test ?? {};
+    const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
+    return { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
   }
 
   /** The pid of the controller or of an agent, while it runs. */

@@ -27,8 +27,9 @@ async function startSim(dir: string, name: string, extra: readonly string[] = []
   const proc = spawn(
     process.execPath,
     [SIM, "--api-socket", `path=${sock}`, "--event-monitor", `path=${events}`, ...extra],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: "ignore" },
   );
+  spawned.push(proc);
   const exited = new Promise<number | null>((r) =>
     proc.once("exit", (c) => {
       r(c);
@@ -240,6 +241,7 @@ describe("the Cloud Hypervisor simulator behaves as BEHAVIOUR.md says, and the d
     const second = spawn(process.execPath, [SIM, "--api-socket", `path=${s.sock}`], {
       stdio: "ignore",
     });
+    spawned.push(second);
     assert.equal(await new Promise((r) => second.once("exit", r)), 1);
     assert.equal((await call(s, "GET", "vmm.ping")).status, 200);
     assert.deepEqual(await call(s, "PUT", "vmm.shutdown"), { status: 200, body: undefined });

@@ -1,5 +1,6 @@
+import { parseVerifiedDownload, type HttpsUrl } from "./download.js";
 import { InvalidFieldError, showValue } from "./errors.js";
-import { parseLabels, parseName, parseSha256, type SafeName, type Sha256 } from "./names.js";
+import { parseLabels, parseName, type SafeName, type Sha256 } from "./names.js";
 import { parseAbsolutePath, type AbsolutePath } from "./paths.js";
 import { parseMemory } from "./quantity.js";
 
@@ -15,7 +16,7 @@ export type VmBoot =
 
 /** Where a disk's content comes from: a verified image download, or a file on the node. */
 export type DiskSource =
-  | { readonly kind: "image"; readonly url: string; readonly sha256: Sha256 }
+  | { readonly kind: "image"; readonly url: HttpsUrl; readonly sha256: Sha256 }
   | { readonly kind: "path"; readonly path: AbsolutePath };
 
 export type DiskFormat = "raw" | "qcow2";
@@ -132,16 +133,7 @@ function parseDisks(field: string, raw: NonNullable<RawVmSpec["disks"]>): VmDisk
     if (d.url !== undefined) {
       if (d.path !== undefined)
         throw new InvalidFieldError(at, "give either url (with sha256) or path, not both");
-      let url: URL;
-      try {
-        url = new URL(d.url);
-      } catch {
-        throw new InvalidFieldError(`${at}.url`, `invalid URL ${showValue(d.url)}`);
-      }
-      if (url.protocol !== "https:")
-        throw new InvalidFieldError(`${at}.url`, `URL ${showValue(d.url)} must use https://`);
-      if (d.sha256 === undefined) throw new InvalidFieldError(`${at}.sha256`, "required with url");
-      source = { kind: "image", url: url.href, sha256: parseSha256(`${at}.sha256`, d.sha256) };
+      source = { kind: "image", ...parseVerifiedDownload(at, d.url, d.sha256) };
     } else if (d.path !== undefined) {
       source = { kind: "path", path: parseAbsolutePath(`${at}.path`, d.path) };
     } else {

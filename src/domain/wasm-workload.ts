@@ -1,3 +1,4 @@
+import { parseVerifiedDownload, type HttpsUrl } from "./download.js";
 import { InvalidFieldError, showValue } from "./errors.js";
 import { parseLabels, parseName, parseSha256, type SafeName, type Sha256 } from "./names.js";
 import { parseAbsolutePath, type AbsolutePath } from "./paths.js";
@@ -12,7 +13,7 @@ export const RESTART_POLICIES: readonly RestartPolicy[] = ["Always", "OnFailure"
 /** Where a module comes from. */
 export type ModuleRef =
   | { readonly kind: "uploaded"; readonly sha256: Sha256; readonly fileName: string }
-  | { readonly kind: "url"; readonly url: string; readonly sha256: Sha256 }
+  | { readonly kind: "url"; readonly url: HttpsUrl; readonly sha256: Sha256 }
   | { readonly kind: "image"; readonly image: string };
 
 export type VolumeSource =
@@ -151,17 +152,7 @@ function parseModule(field: string, raw: RawModule): ModuleRef {
   if (raw.url !== undefined) {
     if (raw.path !== undefined)
       throw new InvalidFieldError(field, "give only one of path, url (+sha256) or image");
-    let url: URL;
-    try {
-      url = new URL(raw.url);
-    } catch {
-      throw new InvalidFieldError(`${field}.url`, `invalid URL ${showValue(raw.url)}`);
-    }
-    if (url.protocol !== "https:")
-      throw new InvalidFieldError(`${field}.url`, `URL ${showValue(raw.url)} must use https://`);
-    if (raw.sha256 === undefined)
-      throw new InvalidFieldError(`${field}.sha256`, "required with url");
-    return { kind: "url", url: url.href, sha256: parseSha256(`${field}.sha256`, raw.sha256) };
+    return { kind: "url", ...parseVerifiedDownload(field, raw.url, raw.sha256) };
   }
   if (raw.path !== undefined) {
     throw new InvalidFieldError(

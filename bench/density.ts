@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
-import { memoryOf } from "../src/agent/processes.js";
+import { memoryOf } from "../src/util/processes.js";
 import { buildCModule } from "../test/helpers/fixtures.js";
 import { TestCluster, waitFor } from "../test/helpers/cluster.js";
 import { fmt } from "./lib.js";

@@ -25,6 +25,9 @@ import { WorkloadSupervisor, type Prepared, type SupervisorRecord } from "./supe
 import { WasmLauncher, type RunFiles } from "./wasm-launcher.js";
 
 import { KCORE_VERSION } from "../version.js";
+import { vmFromPbTrusted } from "../api/convert-vm.js";
+import type { HypervisorDriver } from "../vm/driver.js";
+import { VmManager, type VmAssignmentOnNode } from "./vm-manager.js";
 
 export interface AgentOptions {
   readonly dataDir: string;
@@ -45,6 +48,14 @@ export interface AgentOptions {
   readonly resyncMs?: number;
   /** Module processes kept started ahead of need. Default 2. */
   readonly warmPool?: number;
+  /** Runs this node's VMs. */
+  readonly hypervisor: HypervisorDriver;
+  /** Where hypervisor sockets live (`/run/kcore` as root). */
+  readonly runDir: string;
+  /** How long a guest has to shut down after the ACPI power button. Default 30 s. */
+  readonly vmStopTimeoutMs?: number;
+  /** How often each VM's hypervisor is observed. Default 1 s. */
+  readonly vmPollMs?: number;
 }
 
 /** The node agent: registers, heartbeats, converges on the controller's desired state for its node. */
@@ -61,9 +72,11 @@ export class Agent {
   readonly #files = new Map<string, RunFiles>();
   readonly #dirty = new Map<string, { w: WasmWorkload; status: WasmWorkloadStatus }>();
   readonly #abort = new AbortController();
+  readonly #vms: VmManager;
   #agentClient: ServiceClient<typeof AgentService> | undefined;
   #moduleClient: ServiceClient<typeof ModuleService> | undefined;
   #lastSnapshot: WasmWorkload[] | undefined;
+  #lastVms: VmAssignmentOnNode[] | undefined;
   #flushScheduled = false;
   #timers: NodeJS.Timeout[] = [];
   port = 0;
@@ -88,6 +101,18 @@ export class Agent {
     this.#cache = new ModuleCache(o.dataDir, async (sha256) => {
       const res = await this.#modules().fetchModule({ sha256 }, { timeoutMs: 60_000 });
       return res.content;
+    });
+    this.#vms = new VmManager({
+      dataDir: o.dataDir,
+      runDir: o.runDir,
+      driver: o.hypervisor,
+      logger: this.#log,
+      clock: this.#clock,
+      backoff: o.backoff ?? DEFAULT_BACKOFF,
+      stopTimeoutMs: o.vmStopTimeoutMs ?? 30_000,
+      pollMs: o.vmPollMs ?? 1000,
+      report: (reports) =>
+        this.#agent().reportVmStatus({ nodeName: o.nodeName, reports }, { timeoutMs: 10_000 }),
     });
     const gate = { logger: this.#log };
     addGatedService(
@@ -117,6 +142,16 @@ export class Agent {
             send({ data: chunk });
           }
         },
+        readVmConsole: async (req, ctx, send) => {
+          for await (const chunk of this.#vms.readConsole(req.vmName, req.vmUid, {
+            follow: req.follow,
+            signal: ctx.signal,
+            ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
+          }))
+            send({ data: chunk });
+        },
+        attachVmConsole: (requests, ctx, send) =>
+          this.#vms.attachConsole(requests, ctx.signal, send),
       },
       gate,
     );
@@ -149,6 +184,7 @@ export class Agent {
   async start(): Promise<void> {
     this.port = await bind(this.#server, this.#o.listen, serverCredentials(this.#o.tls));
     this.#adoptFromDisk();
+    this.#vms.adoptFromDisk();
     void this.#connectLoop();
     const hb = this.#o.heartbeatMs ?? 10_000;
     this.#timers.push(
@@ -168,6 +204,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#launcher.close();
+    this.#vms.close();
     for (const t of this.#timers) clearInterval(t);
     await shutdown(this.#server, 1000);
     this.#agentClient?.close();
@@ -295,6 +332,8 @@ export class Agent {
 
   #resync(): void {
     if (this.#lastSnapshot) this.reconcile(this.#lastSnapshot);
+    if (this.#lastVms) this.#vms.reconcile(this.#lastVms);
+    this.#vms.reportAll();
     for (const sup of this.#supervisors.values()) this.#queueReport(sup.workload, sup.status());
   }
 
@@ -305,6 +344,7 @@ export class Agent {
         await this.#register();
         delay = 500;
         for (const sup of this.#supervisors.values()) this.#queueReport(sup.workload, sup.status());
+        this.#vms.reportAll();
         for await (const msg of this.#agent().watchAssignments(
           { nodeName: this.#o.nodeName },
           { signal: this.#abort.signal },
@@ -312,6 +352,11 @@ export class Agent {
           const snapshot = msg.workloads.map(workloadFromPbTrusted);
           this.#lastSnapshot = snapshot;
           this.reconcile(snapshot);
+          const vms = msg.vms.flatMap((a) =>
+            a.vm ? [{ vm: vmFromPbTrusted(a.vm), sshPublicKeys: [...a.sshPublicKeys] }] : [],
+          );
+          this.#lastVms = vms;
+          this.#vms.reconcile(vms);
         }
       } catch (e) {
         if (this.#stopped()) return;
@@ -335,7 +380,7 @@ export class Agent {
           memoryBytes: BigInt(totalmem()),
           workloads: BigInt(this.#o.maxWorkloads),
         },
-        hypervisor: "",
+        hypervisor: this.#o.hypervisor.kind,
         realizer: existsSync("/etc/NIXOS") ? "nixos" : "direct",
         version: KCORE_VERSION,
         address: this.#o.advertise ?? `127.0.0.1:${this.port}`,

@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../util/atomic-file.js";
 import type { RunnerExit, RunnerSpec } from "../wasm/runner-spec.js";
 import { createGroup, removeGroup, wasOomKilled, type Cgroups } from "./cgroups.js";
 import { RUNTIME_WRITE, type WorkloadPaths } from "./layout.js";
-import { processStartTime, signalProcess } from "./processes.js";
+import { processStartTime, signalProcess } from "../util/processes.js";
 import { WarmPool } from "./warm-pool.js";
 import type { Adopted, LaunchedProcess, SupervisorRecord } from "./supervisor.js";
 

@@ -7,11 +7,13 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { NodeService } from "../gen/kcore/v1/node_pb.js";
+import { VmService } from "../gen/kcore/v1/vm_pb.js";
 import { WasmWorkloadService } from "../gen/kcore/v1/wasm_workload_pb.js";
 import { methodPath } from "./grpc-service.js";
 
 const SERVICES = [
   WasmWorkloadService,
+  VmService,
   NodeService,
   AgentService,
   ModuleService,

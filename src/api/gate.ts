@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import {
   status as Status,
   type Server,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
@@ -29,13 +30,21 @@ type ServerStream<M> = (
   send: (msg: ResInit<M>) => void,
 ) => Promise<void>;
 
+type BidiStream<M> = (
+  requests: AsyncIterable<Req<M>>,
+  ctx: CallContext,
+  send: (msg: ResInit<M>) => void,
+) => Promise<void>;
+
 /** Handlers for every method of a service, typed from its generated descriptor. */
 export type ServiceImpl<S extends DescService> = {
   [K in keyof S["method"]]: S["method"][K] extends { methodKind: "unary" }
     ? Unary<S["method"][K]>
     : S["method"][K] extends { methodKind: "server_streaming" }
       ? ServerStream<S["method"][K]>
-      : never;
+      : S["method"][K] extends { methodKind: "bidi_streaming" }
+        ? BidiStream<S["method"][K]>
+        : never;
 };
 
 /** Most messages a server stream may have queued for a client that does not read. */
@@ -195,8 +204,11 @@ export function addGatedService<S extends DescService>(
           },
         );
       };
-    } else if (m.methodKind === "server_streaming") {
-      handlers[m.localName] = (call: ServerWritableStream<unknown, unknown>) => {
+    } else if (m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming") {
+      const bidi = m.methodKind === "bidi_streaming";
+      handlers[m.localName] = (
+        call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+      ) => {
         const started = process.hrtime.bigint();
         const ac = new AbortController();
         call.on("cancelled", () => {
@@ -229,7 +241,12 @@ export function addGatedService<S extends DescService>(
             ac.abort();
           }
         };
-        (async () => fn(call.request, { identity, method: path, signal: ac.signal }, send))().then(
+        (async () =>
+          fn(
+            bidi ? call : (call as ServerWritableStream<unknown, unknown>).request,
+            { identity, method: path, signal: ac.signal },
+            send,
+          ))().then(
           () => {
             done(Status.OK);
             if (!ac.signal.aborted) call.end();

@@ -4,6 +4,7 @@ import {
   type CallOptions,
   type ChannelCredentials,
   type Client,
+  type ClientDuplexStream,
   type ClientReadableStream,
   type ServiceError,
 } from "@grpc/grpc-js";
@@ -19,13 +20,22 @@ export interface CallOpts {
 type UnaryCall<M> = (req: ReqInit<M>, opts?: CallOpts) => Promise<Res<M>>;
 type StreamCall<M> = (req: ReqInit<M>, opts?: CallOpts) => AsyncIterable<Res<M>>;
 
+/** An open bidirectional stream: write requests, iterate responses. */
+export interface BidiCall<M> extends AsyncIterable<Res<M>> {
+  write(req: ReqInit<M>): void;
+  /** No more requests. */
+  end(): void;
+}
+
 /** A typed client: unary methods return promises, server streams are async iterables. */
 export type ServiceClient<S extends DescService> = {
   [K in keyof S["method"]]: S["method"][K] extends { methodKind: "unary" }
     ? UnaryCall<S["method"][K]>
     : S["method"][K] extends { methodKind: "server_streaming" }
       ? StreamCall<S["method"][K]>
-      : never;
+      : S["method"][K] extends { methodKind: "bidi_streaming" }
+        ? (opts?: CallOpts) => BidiCall<S["method"][K]>
+        : never;
 } & { close(): void };
 
 /** Limits every client shares: one message at most 16 MiB, matching the servers. */
@@ -46,6 +56,7 @@ type RawUnary = (
   cb: (e: ServiceError | null, res?: unknown) => void,
 ) => { cancel(): void };
 type RawStream = (req: unknown, options: CallOptions) => ClientReadableStream<unknown>;
+type RawBidi = (options: CallOptions) => ClientDuplexStream<unknown, unknown>;
 
 /** Creates a typed client of `service` at `address` (host:port), over the given credentials. */
 export function createClient<S extends DescService>(
@@ -58,7 +69,7 @@ export function createClient<S extends DescService>(
   const raw = channel
     ? new Ctor(address, creds, { channelOverride: channel.getChannel() })
     : new Ctor(address, creds, CLIENT_OPTIONS);
-  const rawMethods = raw as unknown as Record<string, RawUnary | RawStream>;
+  const rawMethods = raw as unknown as Record<string, RawUnary | RawStream | RawBidi>;
   const out: Record<string, unknown> = {
     close: () => {
       raw.close();
@@ -76,7 +87,7 @@ export function createClient<S extends DescService>(
             if (e) reject(fromGrpcError(e));
             else resolve(res);
           };
-          const call = fn.call(raw, req, options(opts), cb);
+          const call = (fn as RawUnary).call(raw, req, options(opts), cb);
           opts?.signal?.addEventListener(
             "abort",
             () => {
@@ -104,6 +115,29 @@ export function createClient<S extends DescService>(
           }
         },
       });
+    } else if (m.methodKind === "bidi_streaming") {
+      out[m.localName] = (opts?: CallOpts) => {
+        const call = (fn as RawBidi).call(raw, options(opts));
+        const onAbort = (): void => {
+          call.cancel();
+        };
+        opts?.signal?.addEventListener("abort", onAbort, { once: true });
+        return {
+          write: (req: unknown) => call.write(req),
+          end: () => call.end(),
+          async *[Symbol.asyncIterator]() {
+            try {
+              for await (const msg of call) yield msg;
+            } catch (e) {
+              if (opts?.signal?.aborted === true) return;
+              throw fromGrpcError(e);
+            } finally {
+              opts?.signal?.removeEventListener("abort", onAbort);
+              call.cancel();
+            }
+          },
+        };
+      };
     }
   }
   return out as ServiceClient<S>;

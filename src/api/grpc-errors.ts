@@ -11,6 +11,7 @@ export const GRPC_CODE = {
   Unauthenticated: Status.UNAUTHENTICATED,
   ResourceExhausted: Status.RESOURCE_EXHAUSTED,
   Unavailable: Status.UNAVAILABLE,
+  DeadlineExceeded: Status.DEADLINE_EXCEEDED,
   Internal: Status.INTERNAL,
 } as const satisfies Record<ErrorCode, Status>;
 

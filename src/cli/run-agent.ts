@@ -1,4 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { selectHypervisor } from "../vm/select.js";
+import type { HypervisorDriver } from "../vm/driver.js";
 import { join } from "node:path";
 import { Agent } from "../agent/agent.js";
 import { DEFAULT_BACKOFF } from "../domain/backoff.js";
@@ -7,20 +9,34 @@ import { NODE_CN_PREFIX } from "../domain/identity.js";
 import { parseLabels, parseName } from "../domain/names.js";
 import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
-import { defaultDataDir } from "../util/data-dir.js";
+import { defaultDataDir, defaultRunDir } from "../util/data-dir.js";
 import { durationFlag, intFlag, labelsFlag, untilSignal } from "./daemon.js";
 import { defaultNodeName, type KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 
 /** Agent options from flags, shared by `kcore agent` and `kcore up`. */
-export function agentTuning(f: KcoreFlags): {
+export async function agentTuning(f: KcoreFlags): Promise<{
   backoff: typeof DEFAULT_BACKOFF;
   resyncMs: number;
   heartbeatMs: number;
   maxWorkloads: number;
   warmPool: number;
-} {
+  hypervisor: HypervisorDriver;
+  runDir: string;
+  vmStopTimeoutMs: number;
+  vmPollMs: number;
+}> {
+  const runDir = f["run-dir"] ?? defaultRunDir();
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
   return {
+    hypervisor: await selectHypervisor({
+      hypervisor: f.hypervisor ?? "auto",
+      accel: f.accel ?? "auto",
+      chCommand: (f["cloud-hypervisor"] ?? "cloud-hypervisor").split(/\s+/).filter((x) => x !== ""),
+    }),
+    runDir,
+    vmStopTimeoutMs: durationFlag("vm-stop-timeout", f["vm-stop-timeout"], 30_000),
+    vmPollMs: durationFlag("vm-poll-interval", f["vm-poll-interval"], 1000),
     backoff: {
       ...DEFAULT_BACKOFF,
       initialMs: durationFlag(
@@ -59,7 +75,7 @@ export async function runAgent(f: KcoreFlags): Promise<number> {
     labels: parseLabels("--labels", labelsFlag(f.labels)),
     tls: loadTls(dataDir, CERT_FILES.nodeCert, CERT_FILES.nodeKey),
     logger,
-    ...agentTuning(f),
+    ...(await agentTuning(f)),
   });
   await agent.start();
   return untilSignal(() => agent.stop());

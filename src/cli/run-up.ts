@@ -55,7 +55,7 @@ export async function runUp(f: KcoreFlags): Promise<number> {
     labels: {},
     tls: loadTls(dataDir, CERT_FILES.nodeCert, CERT_FILES.nodeKey),
     logger,
-    ...agentTuning(f),
+    ...(await agentTuning(f)),
   });
   await agent.start();
 

@@ -14,7 +14,12 @@ import { CERT_FILES, certsDir, readPem } from "../pki/cert-files.js";
 import { openDatabase, type Db } from "../store/database.js";
 import { GroupCommitter } from "../store/group-commit.js";
 import { NodeStore } from "../store/node-store.js";
+import { SshKeyStore, VmStore } from "../store/vm-store.js";
 import { WasmWorkloadStore } from "../store/wasm-workload-store.js";
+import { PENDING_VM_STATUS } from "../domain/vm.js";
+import { PENDING_STATUS } from "../domain/wasm-workload.js";
+import { VmService } from "../gen/kcore/v1/vm_pb.js";
+import { vmService } from "./services/vm-service.js";
 import type { ControllerContext } from "./context.js";
 import { ModuleBlobs } from "./module-blobs.js";
 import { SchedulerLoop } from "./scheduler-loop.js";
@@ -49,19 +54,25 @@ export class Controller {
     this.#db = openDatabase(join(opts.dataDir, "state.db"), logger);
     const commit = new GroupCommitter(this.#db);
     const workloads = new WasmWorkloadStore(this.#db, commit);
+    const vms = new VmStore(this.#db, commit);
+    const sshKeys = new SshKeyStore(this.#db, commit);
     const nodes = new NodeStore(this.#db, commit);
     const blobs = new ModuleBlobs(opts.dataDir);
     const scheduler = new SchedulerLoop(
       workloads,
+      vms,
       nodes,
       logger.child({ component: "scheduler" }),
       now,
     );
     this.#scheduler = scheduler;
     const ctx: ControllerContext = {
-      place: scheduler.place,
+      placeWasm: scheduler.placeWasm(PENDING_STATUS),
+      placeVm: scheduler.placeVm(PENDING_VM_STATUS),
       logger,
       workloads,
+      vms,
+      sshKeys,
       nodes,
       blobs,
       now,
@@ -96,13 +107,8 @@ export class Controller {
     addGatedService(this.#server, NodeService, nodeService(ctx), gate);
     addGatedService(this.#server, AgentService, agentService(ctx), gate);
     addGatedService(this.#server, ModuleService, moduleService(ctx), gate);
+    addGatedService(this.#server, VmService, vmService(ctx), gate);
     addStandardServices(this.#server, gate);
-    this.#scheduler = new SchedulerLoop(
-      workloads,
-      nodes,
-      logger.child({ component: "scheduler" }),
-      now,
-    );
   }
 
   async start(): Promise<number> {

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "Unauthenticated"
   | "ResourceExhausted"
   | "Unavailable"
+  | "DeadlineExceeded"
   | "Internal";
 
 /** The one base error of kcore: a stable code, a message for humans, the cause kept. */

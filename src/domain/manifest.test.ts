@@ -29,7 +29,8 @@ test("parses several documents from one file, skipping empty ones", () => {
     docs.map((d) => d.name),
     ["a", "b"],
   );
-  assert.equal(docs[0]?.spec.module.path, "a.wasm");
+  const first = docs[0];
+  assert.equal(first?.kind === "WasmWorkload" ? first.spec.module.path : undefined, "a.wasm");
 });
 
 test("errors name the document and the field path", () => {
@@ -146,7 +147,7 @@ test("any valid spec written as YAML parses back to the same values", () => {
           resources: { limits: { memory: `${r.memMi}Mi` } },
         };
         const [d] = parseManifests(doc(raw), "p.yaml");
-        assert.ok(d);
+        assert.ok(d?.kind === "WasmWorkload");
         const spec = parseWasmWorkloadSpec("spec", d.spec);
         assert.deepEqual(spec.args, r.args);
         assert.deepEqual(
@@ -177,5 +178,38 @@ test("arbitrary YAML never crashes the parser: it parses or gives a KcoreError",
         assert.ok(e instanceof KcoreError, String(e));
       }
     }),
+  );
+});
+
+test("VM and SshKey documents are read with their field paths", () => {
+  const text = [
+    "apiVersion: kcore.dev/v1",
+    "kind: VM",
+    "metadata: { name: web }",
+    "spec:",
+    "  cpus: 2",
+    "  memory: 256Mi",
+    "  boot: { kernel: /boot/vmlinuz, cmdline: console=ttyS0 }",
+    "  disks: [{ name: root, url: https://images.example/debian.qcow2, sha256: " +
+      "a".repeat(64) +
+      ", format: qcow2 }]",
+    "---",
+    "apiVersion: kcore.dev/v1",
+    "kind: SshKey",
+    "metadata: { name: me }",
+    "spec: { publicKey: ssh-ed25519 AAAA }",
+    "",
+  ].join("\n");
+  const docs = parseManifests(text, "vm.yaml");
+  assert.deepEqual(
+    docs.map((d) => [d.kind, d.name]),
+    [
+      ["VM", "web"],
+      ["SshKey", "me"],
+    ],
+  );
+  assert.throws(
+    () => parseManifests(text.replace("cpus: 2", "cpu: 2"), "vm.yaml"),
+    /vm\.yaml#1: spec\.cpu: /,
   );
 });

@@ -2,7 +2,9 @@ import * as v from "valibot";
 import { parseAllDocuments } from "yaml";
 import { InvalidFieldError, KcoreError, showValue } from "./errors.js";
 import { parseLabels, parseName, type SafeName } from "./names.js";
-import { API_VERSION, type RawWasmWorkloadSpec } from "./wasm-workload.js";
+import { API_VERSION } from "./meta.js";
+import type { RawVmSpec } from "./vm.js";
+import type { RawWasmWorkloadSpec } from "./wasm-workload.js";
 
 /** Largest manifest file kctl reads. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -42,6 +44,40 @@ const RawSpecSchema = v.strictObject({
   terminationGracePeriodSeconds: v.optional(v.number()),
 });
 
+const RawVmSpecSchema = v.strictObject({
+  cpus: v.optional(v.number()),
+  memory: v.optional(v.string()),
+  boot: v.optional(
+    v.strictObject({
+      kernel: v.optional(v.string()),
+      initrd: v.optional(v.string()),
+      cmdline: v.optional(v.string()),
+      firmware: v.optional(v.string()),
+    }),
+  ),
+  disks: v.optional(
+    v.array(
+      v.strictObject({
+        name: v.string(),
+        url: v.optional(v.string()),
+        sha256: v.optional(v.string()),
+        path: v.optional(v.string()),
+        format: v.optional(v.string()),
+        sizeBytes: v.optional(v.number()),
+        readOnly: v.optional(v.boolean()),
+        keep: v.optional(v.boolean()),
+      }),
+    ),
+  ),
+  network: v.optional(v.string()),
+  sshKeys: v.optional(v.array(v.string())),
+  cloudInit: v.optional(v.strictObject({ userData: v.optional(v.string()) })),
+  desiredState: v.optional(v.string()),
+  nodeSelector: v.optional(stringMap),
+});
+
+const RawSshKeySpecSchema = v.strictObject({ publicKey: v.string() });
+
 const DocumentSchema = v.object({
   apiVersion: v.string(),
   kind: v.string(),
@@ -52,13 +88,15 @@ const DocumentSchema = v.object({
 
 /** One manifest document, checked for shape; the spec is validated by its kind's parser. */
 export type ManifestDocument = {
-  readonly kind: "WasmWorkload";
   readonly name: SafeName;
   readonly labels: Readonly<Record<string, string>>;
-  readonly spec: RawWasmWorkloadSpec;
   /** Where the document came from, for error messages ("app.yaml#2"). */
   readonly source: string;
-};
+} & (
+  | { readonly kind: "WasmWorkload"; readonly spec: RawWasmWorkloadSpec }
+  | { readonly kind: "VM"; readonly spec: RawVmSpec }
+  | { readonly kind: "SshKey"; readonly spec: { readonly publicKey: string } }
+);
 
 function firstIssue(prefix: string, issues: readonly v.BaseIssue<unknown>[]): InvalidFieldError {
   const issue = issues[0];
@@ -69,7 +107,13 @@ function firstIssue(prefix: string, issues: readonly v.BaseIssue<unknown>[]): In
 }
 
 /** Kinds a manifest may name, with kubectl-style plurals and short names. */
-export const KIND_ALIASES: Readonly<Record<string, "WasmWorkload" | "Node">> = {
+export const KIND_ALIASES: Readonly<Record<string, "WasmWorkload" | "VM" | "SshKey" | "Node">> = {
+  vm: "VM",
+  vms: "VM",
+  virtualmachine: "VM",
+  virtualmachines: "VM",
+  sshkey: "SshKey",
+  sshkeys: "SshKey",
   wasmworkload: "WasmWorkload",
   wasmworkloads: "WasmWorkload",
   wasm: "WasmWorkload",
@@ -118,6 +162,18 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
         out.push({ kind: "WasmWorkload", name, labels, spec: s.output, source: where });
         return;
       }
+      case "VM": {
+        const s = v.safeParse(RawVmSpecSchema, spec ?? {});
+        if (!s.success) throw prefixed(where, firstIssue("spec", s.issues));
+        out.push({ kind: "VM", name, labels, spec: s.output, source: where });
+        return;
+      }
+      case "SshKey": {
+        const s = v.safeParse(RawSshKeySpecSchema, spec);
+        if (!s.success) throw prefixed(where, firstIssue("spec", s.issues));
+        out.push({ kind: "SshKey", name, labels, spec: s.output, source: where });
+        return;
+      }
       case "Node":
         throw prefixed(
           where,
@@ -128,7 +184,7 @@ export function parseManifests(text: string, source: string): ManifestDocument[]
           where,
           new InvalidFieldError(
             "kind",
-            `unsupported kind ${showValue(kind)}: expected WasmWorkload`,
+            `unsupported kind ${showValue(kind)}: expected WasmWorkload, VM or SshKey`,
           ),
         );
     }

@@ -1,4 +1,4 @@
-import type { ObjectMeta } from "./wasm-workload.js";
+import type { ObjectMeta } from "./meta.js";
 
 export type NodeApproval = "Pending" | "Approved" | "Rejected";
 

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import type { SafeName } from "./names.js";
 import type { Node } from "./node.js";
 import { schedule } from "./scheduler.js";
-import { parseWasmWorkloadSpec } from "./wasm-workload.js";
+import { parseVmSpec, vmDemand } from "./vm.js";
+import { parseWasmWorkloadSpec, wasmDemand } from "./wasm-workload.js";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 function node(
@@ -38,7 +39,7 @@ function node(
   };
 }
 const spec = (s: object = {}) =>
-  parseWasmWorkloadSpec("spec", { module: { sha256: "a".repeat(64) }, ...s });
+  wasmDemand(parseWasmWorkloadSpec("spec", { module: { sha256: "a".repeat(64) }, ...s }));
 
 test("honours nodeSelector", () => {
   const p = schedule(
@@ -73,4 +74,20 @@ test("spreads workloads to the least loaded node and counts placed memory", () =
     schedule(spec({ resources: { limits: { memory: "1Mi" } } }), [node("a")], full, NOW).kind,
     "unschedulable",
   );
+});
+
+test("accounts for the cpus and memory of every placed VM, not only the node's size", () => {
+  const vm = vmDemand(
+    parseVmSpec("spec", { cpus: 2, memory: "512Mi", boot: { kernel: "/boot/vmlinuz" } }),
+  );
+  const nodes = [node("a"), node("b")];
+  assert.deepEqual(schedule(vm, nodes, [], NOW), { kind: "placed", node: "a" });
+  const onA = [{ node: "a", ...vm }];
+  assert.deepEqual(schedule(vm, nodes, onA, NOW), { kind: "placed", node: "b" });
+  const both = [...onA, { node: "b", ...vm }];
+  const p = schedule(vm, nodes, both, NOW);
+  assert.deepEqual(p, {
+    kind: "unschedulable",
+    message: "0/2 nodes available: a: not enough cpu; b: not enough cpu",
+  });
 });

@@ -1,11 +1,17 @@
 import { isReady, type Node } from "./node.js";
-import type { WasmWorkloadSpec } from "./wasm-workload.js";
 
 /** A workload already placed on a node, for accounting. */
 export interface Placed {
   readonly node: string;
   readonly memoryBytes: number;
   readonly cpuMillis: number;
+}
+
+/** What a workload or VM asks of a node. */
+export interface Demand {
+  readonly memoryBytes: number;
+  readonly cpuMillis: number;
+  readonly nodeSelector: Readonly<Record<string, string>>;
 }
 
 export type Placement =
@@ -18,7 +24,7 @@ export type Placement =
  * count, then name) so that placement is deterministic.
  */
 export function schedule(
-  spec: WasmWorkloadSpec,
+  demand: Demand,
   nodes: readonly Node[],
   placed: readonly Placed[],
   nowMs: number,
@@ -40,15 +46,15 @@ export function schedule(
       continue;
     }
     const labels = node.metadata.labels;
-    const mismatch = Object.entries(spec.nodeSelector).find(([k, v]) => labels[k] !== v);
+    const mismatch = Object.entries(demand.nodeSelector).find(([k, v]) => labels[k] !== v);
     if (mismatch) {
       reasons.push(`${name}: label ${mismatch[0]}=${mismatch[1]} not matched`);
       continue;
     }
     const mine = placed.filter((p) => p.node === name);
     const alloc = node.status.allocatable;
-    const memory = mine.reduce((s, p) => s + p.memoryBytes, 0) + (spec.limits.memoryBytes ?? 0);
-    const cpu = mine.reduce((s, p) => s + p.cpuMillis, 0) + (spec.limits.cpuMillis ?? 0);
+    const memory = mine.reduce((s, p) => s + p.memoryBytes, 0) + demand.memoryBytes;
+    const cpu = mine.reduce((s, p) => s + p.cpuMillis, 0) + demand.cpuMillis;
     if (mine.length + 1 > alloc.workloads) {
       reasons.push(`${name}: workload limit ${alloc.workloads} reached`);
       continue;

@@ -31,7 +31,7 @@ export type Observed =
   | { readonly kind: "unreachable"; readonly reason: string };
 export type ObservedKind = Observed["kind"];
 
-export interface VmStatus {
+export interface VmLifecycle {
   readonly state: VmState;
   readonly message: string;
   /** RFC 3339: when `state` last changed. */
@@ -75,12 +75,12 @@ export function consistentWith(state: VmState, observed: Observed): boolean {
  * hypervisor shows. The transition time changes only when the state does.
  */
 export function transitionVm(
-  current: VmStatus,
+  current: VmLifecycle,
   to: VmState,
   observed: Observed,
   now: Date,
   message: string,
-): Result<VmStatus, string> {
+): Result<VmLifecycle, string> {
   if (!canMove(current.state, to)) return err(`a VM cannot go from ${current.state} to ${to}`);
   if (!consistentWith(to, observed))
     return err(`state ${to} does not agree with the hypervisor, which is ${observed.kind}`);

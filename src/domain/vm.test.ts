@@ -9,7 +9,7 @@ import {
   transitionVm,
   VM_STATES,
   type Observed,
-  type VmStatus,
+  type VmLifecycle,
 } from "./vm-state.js";
 
 const SHA = "b".repeat(64);
@@ -92,7 +92,7 @@ test("every accepted VM transition is allowed and agrees with the hypervisor; ti
         maxLength: 30,
       }),
       (steps) => {
-        let s: VmStatus = {
+        let s: VmLifecycle = {
           state: "Pending",
           message: "",
           lastTransitionTime: "2026-01-01T00:00:00.000Z",
@@ -118,7 +118,7 @@ test("every accepted VM transition is allowed and agrees with the hypervisor; ti
 });
 
 test("a VM is Running only while the hypervisor runs it", () => {
-  const s: VmStatus = { state: "Starting", message: "", lastTransitionTime: "" };
+  const s: VmLifecycle = { state: "Starting", message: "", lastTransitionTime: "" };
   assert.deepEqual(transitionVm(s, "Running", { kind: "created" }, new Date(0), ""), {
     ok: false,
     error: "state Running does not agree with the hypervisor, which is created",

@@ -1,8 +1,11 @@
+import type { Demand } from "./scheduler.js";
 import { parseVerifiedDownload, type HttpsUrl } from "./download.js";
 import { InvalidFieldError, showValue } from "./errors.js";
 import { parseLabels, parseName, type SafeName, type Sha256 } from "./names.js";
 import { parseAbsolutePath, type AbsolutePath } from "./paths.js";
 import { parseMemory } from "./quantity.js";
+import type { VmLifecycle } from "./vm-state.js";
+import type { ObjectMeta } from "./meta.js";
 
 /** How a VM boots: a kernel (direct boot) or firmware that boots the first disk. */
 export type VmBoot =
@@ -207,5 +210,39 @@ export function parseVmSpec(field: string, raw: RawVmSpec): VmSpec {
     cloudInit: userData === undefined ? {} : { userData },
     desiredState: desired,
     nodeSelector: parseLabels(`${field}.nodeSelector`, raw.nodeSelector ?? {}),
+  };
+}
+
+/** What the agent reports about a VM (`status` of the resource). */
+export interface VmStatus extends VmLifecycle {
+  readonly node: string;
+  /** Driver that runs it: "qemu" or "cloud-hypervisor"; empty until placed on a node. */
+  readonly hypervisor: string;
+  readonly ip: string;
+  readonly observedGeneration: number;
+}
+
+export interface Vm {
+  readonly metadata: ObjectMeta;
+  readonly spec: VmSpec;
+  readonly status: VmStatus;
+}
+
+export const PENDING_VM_STATUS: VmStatus = {
+  state: "Pending",
+  message: "waiting to be scheduled",
+  lastTransitionTime: "",
+  node: "",
+  hypervisor: "",
+  ip: "",
+  observedGeneration: 0,
+};
+
+/** What a VM holds on its node, for the scheduler's accounting. */
+export function vmDemand(spec: VmSpec): Demand {
+  return {
+    memoryBytes: spec.memoryBytes,
+    cpuMillis: spec.cpus * 1000,
+    nodeSelector: spec.nodeSelector,
   };
 }

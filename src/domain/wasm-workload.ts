@@ -1,10 +1,10 @@
+import type { Demand } from "./scheduler.js";
+import { canonicalJson, type ObjectMeta } from "./meta.js";
 import { parseVerifiedDownload, type HttpsUrl } from "./download.js";
 import { InvalidFieldError, showValue } from "./errors.js";
 import { parseLabels, parseName, parseSha256, type SafeName, type Sha256 } from "./names.js";
 import { parseAbsolutePath, type AbsolutePath } from "./paths.js";
 import { parseCpu, parseMemory } from "./quantity.js";
-
-export const API_VERSION = "kcore.dev/v1";
 
 /** What to do when a module's process ends. */
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
@@ -62,15 +62,6 @@ export interface WasmWorkloadStatus {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly observedGeneration: number;
-}
-
-export interface ObjectMeta {
-  readonly name: SafeName;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly uid: string;
-  readonly generation: number;
-  readonly resourceVersion: number;
-  readonly creationTimestamp: string;
 }
 
 export interface WasmWorkload {
@@ -289,15 +280,11 @@ export function sameSpec(a: WasmWorkloadSpec, b: WasmWorkloadSpec): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
-/** JSON with object keys sorted, so equal values give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([x], [y]) =>
-            x < y ? -1 : x > y ? 1 : 0,
-          ),
-        )
-      : v,
-  );
+/** What a workload asks of its node, for the scheduler. */
+export function wasmDemand(spec: WasmWorkloadSpec): Demand {
+  return {
+    memoryBytes: spec.limits.memoryBytes ?? 0,
+    cpuMillis: spec.limits.cpuMillis ?? 0,
+    nodeSelector: spec.nodeSelector,
+  };
 }

@@ -1,7 +1,8 @@
 import { stringify } from "yaml";
 import { workloadFromPbTrusted } from "../api/convert-wasm-workload.js";
 import { approvalFromPb } from "../api/convert-node.js";
-import { API_VERSION, type WasmWorkload } from "../domain/wasm-workload.js";
+import { API_VERSION } from "../domain/meta.js";
+import type { WasmWorkload } from "../domain/wasm-workload.js";
 import { formatCpu, formatMemory } from "../domain/quantity.js";
 import { assertNever } from "../domain/assert-never.js";
 import { NodeApproval, type Node as PbNode, type ResourceList } from "../gen/kcore/v1/node_pb.js";

@@ -1,17 +1,17 @@
 import { KcoreError } from "../domain/errors.js";
 import { KIND_ALIASES } from "../domain/manifest.js";
 
-export type Kind = "WasmWorkload" | "Node";
+export type Kind = "WasmWorkload" | "VM" | "SshKey" | "Node";
 
 /** Resolves "wasm", "wasmworkloads", "node", "no"... to a kind, case-insensitively. */
 export function resolveKind(arg: string | undefined): Kind {
   if (arg === undefined)
-    throw new KcoreError("InvalidArgument", "a resource kind is required (wasm, node)");
+    throw new KcoreError("InvalidArgument", "a resource kind is required (wasm, vm, sshkey, node)");
   const k = KIND_ALIASES[arg.toLowerCase()];
   if (k === undefined)
     throw new KcoreError(
       "InvalidArgument",
-      `unknown resource kind ${JSON.stringify(arg)}: expected wasm (WasmWorkload) or node`,
+      `unknown resource kind ${JSON.stringify(arg)}: expected wasm (WasmWorkload), vm, sshkey or node`,
     );
   return k;
 }

@@ -8,6 +8,7 @@ import { describe, get } from "./commands/get.js";
 import { logs } from "./commands/logs.js";
 import { run } from "./commands/run.js";
 import { version } from "./commands/version.js";
+import { consoleVm, setVmState } from "./commands/vm.js";
 import { parseCondition, wait } from "./commands/wait.js";
 import { parseDuration } from "./duration.js";
 import { parseOutputFormat } from "./format.js";
@@ -21,13 +22,15 @@ export const USAGE = `kctl: the kcore operator CLI
   kctl get KIND [NAME] [-o table|wide|json|yaml] [--watch]
   kctl describe KIND NAME
   kctl delete KIND NAME | -f FILE
-  kctl logs [wasm/]NAME [-f] [--tail N] [--previous] [--timestamps]
-  kctl wait KIND NAME --for phase=Succeeded|delete [--timeout 60s]
+  kctl logs [wasm/|vm/]NAME [-f] [--tail N] [--previous] [--timestamps]
+  kctl wait KIND NAME --for phase=Succeeded|state=Running|delete [--timeout 60s]
+  kctl set vm NAME --state Running|Stopped
+  kctl console vm NAME          (Ctrl-] detaches)
   kctl run NAME --wasm FILE [--restart Always|OnFailure|Never] [--env K=V] [--memory 64Mi] [--cpu 500m] [-- ARGS...]
   kctl certificate sign --csr FILE --out-dir DIR
   kctl version
 
-Kinds: wasm (wasmworkload, wasmworkloads), node (nodes, no).
+Kinds: wasm (wasmworkload, wasmworkloads), vm (vms), sshkey (sshkeys), node (nodes, no).
 Global flags: --context NAME. Config: $KCTL_CONFIG, else ~/.kcore/config.`;
 
 const OPTIONS = {
@@ -52,6 +55,7 @@ const OPTIONS = {
   "data-dir": { type: "string" },
   csr: { type: "string" },
   "out-dir": { type: "string" },
+  state: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -161,6 +165,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case "version":
         await version(flags);
+        return 0;
+      case "set":
+        if (a1 === undefined || resolveKind(a1) !== "VM")
+          throw new KcoreError(
+            "InvalidArgument",
+            "usage: kctl set vm NAME --state Running|Stopped",
+          );
+        await setVmState(need(a2, "NAME"), need(f.state, "--state"), flags);
+        return 0;
+      case "console":
+        if (a1 === undefined || resolveKind(a1) !== "VM")
+          throw new KcoreError("InvalidArgument", "usage: kctl console vm NAME");
+        await consoleVm(need(a2, "NAME"), flags);
         return 0;
       default:
         throw new KcoreError(

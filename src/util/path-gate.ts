@@ -54,23 +54,31 @@ export function gatePath(
 }
 
 /**
- * Resolves an operator-given host directory (a hostPath volume): it must exist, be a directory
- * after resolving symlinks, and lie outside every `forbidden` tree (the agent's own data).
+ * Resolves an operator-given path on the node (a hostPath volume, a VM's kernel or disk): it
+ * must exist, be of the expected type after resolving symlinks, and lie outside every
+ * `forbidden` tree (the agent's own data). `what` names it in errors ("hostPath", "spec.boot.kernel").
  */
-export function gateHostDirectory(path: string, forbidden: readonly string[]): string {
+export function gateHostPath(
+  what: string,
+  path: string,
+  type: "directory" | "file",
+  forbidden: readonly string[],
+): string {
   let real: string;
   try {
     real = realpathSync(path);
   } catch {
     throw new KcoreError(
       "FailedPrecondition",
-      `hostPath ${JSON.stringify(path)} does not exist on this node`,
+      `${what} ${JSON.stringify(path)} does not exist on this node`,
     );
   }
-  if (!lstatSync(real).isDirectory())
+  const st = lstatSync(real);
+  const ok = type === "directory" ? st.isDirectory() : st.isFile() || st.isBlockDevice();
+  if (!ok)
     throw new KcoreError(
       "FailedPrecondition",
-      `hostPath ${JSON.stringify(path)} is not a directory`,
+      `${what} ${JSON.stringify(path)} is not a ${type === "directory" ? "directory" : "file or block device"}`,
     );
   for (const f of forbidden) {
     let realF: string;
@@ -82,9 +90,14 @@ export function gateHostDirectory(path: string, forbidden: readonly string[]): s
     if (inside(realF, real) || inside(real, realF)) {
       throw new KcoreError(
         "PermissionDenied",
-        `hostPath ${JSON.stringify(path)} overlaps the kcore data directory ${realF}`,
+        `${what} ${JSON.stringify(path)} overlaps the kcore data directory ${realF}`,
       );
     }
   }
   return real;
+}
+
+/** A hostPath volume's directory: see gateHostPath. */
+export function gateHostDirectory(path: string, forbidden: readonly string[]): string {
+  return gateHostPath("hostPath", path, "directory", forbidden);
 }

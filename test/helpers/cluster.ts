@@ -129,6 +129,8 @@ function startDaemon(
 export interface AgentSpec {
   readonly name: string;
   readonly labels?: Readonly<Record<string, string>>;
+  /** More agent flags. */
+  readonly args?: readonly string[];
 }
 
 /** A controller and agents as separate processes, with real mTLS, in a temporary directory. */
@@ -272,6 +274,15 @@ export class TestCluster {
         "1s",
         "--resync-interval",
         "2s",
+        "--hypervisor",
+        "qemu",
+        "--run-dir",
+        join(a.dir, "run"),
+        "--vm-poll-interval",
+        "200ms",
+        "--vm-stop-timeout",
+        "3s",
+        ...(a.spec.args ?? []),
       ],
       join(this.dir, `agent-${name}.log`),
       '"msg":"registered"',
@@ -313,6 +324,24 @@ export class TestCluster {
     return d?.proc.pid;
   }
 
+  /** Pids of hypervisor processes whose files lie under this cluster's directory. */
+  vmPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        if (/\) Z /.test(stat)) continue;
+        if ((cmd.startsWith("qemu-system") || cmd.includes("ch-sim")) && cmd.includes(this.dir))
+          pids.push(Number(entry));
+      } catch {
+        // gone
+      }
+    }
+    return pids;
+  }
+
   /** Pids of module processes whose spec lies under this cluster's directory. */
   modulePids(workloadUid?: string): number[] {
     const pids: number[] = [];
@@ -338,7 +367,7 @@ export class TestCluster {
   async stop(): Promise<void> {
     for (const name of this.#agents.keys()) await this.kill(name, "SIGKILL");
     await this.kill("controller", "SIGKILL");
-    for (const pid of this.modulePids()) {
+    for (const pid of [...this.modulePids(), ...this.vmPids()]) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {

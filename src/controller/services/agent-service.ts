@@ -6,19 +6,30 @@ import { nodeToPb } from "../../api/convert-node.js";
 import { statusFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
 import { untilAborted, type ServiceImpl } from "../../api/gate.js";
 import type { AgentService } from "../../gen/kcore/v1/agent_pb.js";
-import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
+import type { ResourceEvent } from "../../store/resource-store.js";
+import type { Vm } from "../../domain/vm.js";
+import { vmStatusFromPb, vmToPb } from "../../api/convert-vm.js";
 import type { ControllerContext } from "../context.js";
 
 /** The identity of a node's desired set: which incarnations at which generation. */
-function assignmentKey(ws: readonly WasmWorkload[]): string {
-  return ws
-    .map((w) => `${w.metadata.uid}@${w.metadata.generation}`)
+function assignmentKey(
+  ws: readonly WasmWorkload[],
+  vms: readonly { vm: Vm; keys: readonly string[] }[],
+): string {
+  return [
+    ...ws.map((w) => `${w.metadata.uid}@${w.metadata.generation}`),
+    ...vms.map(({ vm, keys }) => `${vm.metadata.uid}@${vm.metadata.generation}:${keys.join("|")}`),
+  ]
     .sort()
     .join(",");
 }
 
 export function agentService(c: ControllerContext): ServiceImpl<typeof AgentService> {
-  const assigned = (node: string): WasmWorkload[] => c.workloads.listByNode(node);
+  const assignedVms = (node: string): { vm: Vm; keys: string[] }[] =>
+    c.vms.listByNode(node).map((vm) => ({
+      vm,
+      keys: vm.spec.sshKeys.flatMap((k) => c.sshKeys.get(k)?.spec.publicKey ?? []),
+    }));
   return {
     async registerNode(req) {
       const name = parseName("nodeName", req.nodeName);
@@ -69,41 +80,75 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       let lastKey: string | undefined;
       let queued = false;
       const push = (): void => {
-        const ws = assigned(node);
-        const key = assignmentKey(ws);
+        const ws = c.workloads.listByNode(node);
+        const vms = assignedVms(node);
+        const key = assignmentKey(ws, vms);
         if (key === lastKey) return;
         lastKey = key;
-        send({ workloads: ws.map(workloadToPb) });
+        send({
+          workloads: ws.map(workloadToPb),
+          vms: vms.map(({ vm, keys }) => ({ vm: vmToPb(vm), sshPublicKeys: keys })),
+        });
       };
-      const onChange = (e: WorkloadEvent): void => {
+      const queue = (): void => {
         if (queued) return;
-        const w = e.workload;
-        if (w.status.node !== node && lastKey?.includes(w.metadata.uid) !== true) return;
         queued = true;
         setImmediate(() => {
           queued = false;
           if (!ctx.signal.aborted) push();
         });
       };
+      const onChange = (e: ResourceEvent<WasmWorkload | Vm>): void => {
+        const r = e.resource;
+        if (r.status.node !== node && lastKey?.includes(r.metadata.uid) !== true) return;
+        queue();
+      };
       c.workloads.events.on("change", onChange);
+      c.vms.events.on("change", onChange);
+      c.sshKeys.events.on("change", queue);
       try {
         push();
         await untilAborted(ctx.signal);
       } finally {
         c.workloads.events.off("change", onChange);
+        c.vms.events.off("change", onChange);
+        c.sshKeys.events.off("change", queue);
       }
     },
     async reportWorkloadStatus(req) {
       const node = parseName("nodeName", req.nodeName);
       if (req.reports.length > 10_000)
         throw new InvalidFieldError("reports", "at most 10000 reports per call");
+      // Every report is checked before any is written: a bad one leaves nothing half-applied.
+      const reports = req.reports.map((r, i) => ({
+        name: r.name,
+        uid: r.uid,
+        status: statusFromPb(`reports[${i}].status`, r.status),
+      }));
       await Promise.all(
-        req.reports.map((r, i) => {
-          const status = statusFromPb(`reports[${i}].status`, r.status);
-          return c.workloads.updateStatus(r.name, r.uid, (cur) =>
-            cur.status.node === node ? { ...status, node } : undefined,
-          );
-        }),
+        reports.map((r) =>
+          c.workloads.updateStatus(r.name, r.uid, (cur) =>
+            cur.status.node === node ? { ...r.status, node } : undefined,
+          ),
+        ),
+      );
+      return {};
+    },
+    async reportVmStatus(req) {
+      const node = parseName("nodeName", req.nodeName);
+      if (req.reports.length > 10_000)
+        throw new InvalidFieldError("reports", "at most 10000 reports per call");
+      const reports = req.reports.map((r, i) => ({
+        name: r.name,
+        uid: r.uid,
+        status: vmStatusFromPb(`reports[${i}].status`, r.status),
+      }));
+      await Promise.all(
+        reports.map((r) =>
+          c.vms.updateStatus(r.name, r.uid, (cur) =>
+            cur.status.node === node ? { ...r.status, node } : undefined,
+          ),
+        ),
       );
       return {};
     },

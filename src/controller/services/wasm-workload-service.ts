@@ -41,7 +41,13 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
           "spec.module.image: OCI image modules are not supported by this version; use path or url",
         );
       }
-      const { outcome, workload } = await c.workloads.apply(name, labels, spec, c.now(), c.place);
+      const { outcome, resource: workload } = await c.workloads.apply(
+        name,
+        labels,
+        spec,
+        c.now(),
+        c.placeWasm,
+      );
       c.logger.debug({ workload: name, outcome }, "applied workload");
       return { workload: workloadToPb(workload), outcome: OUTCOME[outcome] };
     },
@@ -63,8 +69,8 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     async watchWasmWorkloads(req, ctx, send) {
       const only = req.name === "" ? undefined : parseName("name", req.name);
       const onChange = (e: WorkloadEvent): void => {
-        if (only !== undefined && e.workload.metadata.name !== only) return;
-        send({ type: EVENT[e.type], workload: workloadToPb(e.workload) });
+        if (only !== undefined && e.resource.metadata.name !== only) return;
+        send({ type: EVENT[e.type], workload: workloadToPb(e.resource) });
       };
       c.workloads.events.on("change", onChange);
       try {

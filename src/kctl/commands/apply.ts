@@ -3,6 +3,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { specToPb } from "../../api/convert-wasm-workload.js";
+import { vmSpecToPb } from "../../api/convert-vm.js";
+import { assertNever } from "../../domain/assert-never.js";
+import { parseSshKeySpec } from "../../domain/ssh-key.js";
+import { parseVmSpec } from "../../domain/vm.js";
+import { SshKeySchema, VmSchema, VmService } from "../../gen/kcore/v1/vm_pb.js";
 import { KcoreError } from "../../domain/errors.js";
 import {
   MAX_MANIFEST_BYTES,
@@ -86,7 +91,7 @@ export async function uploadModule(
 
 /** Resolves a manifest's local module path by uploading it; validates the spec locally. */
 export async function resolveSpec(
-  doc: ManifestDocument,
+  doc: Extract<ManifestDocument, { kind: "WasmWorkload" }>,
   baseDir: string,
   flags: GlobalFlags,
 ): Promise<RawWasmWorkloadSpec> {
@@ -110,36 +115,91 @@ export async function resolveSpec(
   return spec;
 }
 
+const OUTCOME_TEXT = {
+  [ApplyOutcome.CREATED]: "created",
+  [ApplyOutcome.CONFIGURED]: "configured",
+  [ApplyOutcome.UNCHANGED]: "unchanged",
+  [ApplyOutcome.UNSPECIFIED]: "applied",
+} as const;
+
+/** Validates a document's spec locally, so that one bad document applies nothing. */
+function checkLocally(doc: ManifestDocument): void {
+  try {
+    switch (doc.kind) {
+      case "WasmWorkload": {
+        const m = doc.spec.module;
+        const probe =
+          m.path === undefined
+            ? doc.spec
+            : { ...doc.spec, module: { sha256: m.sha256 ?? "0".repeat(64), name: m.name } };
+        parseWasmWorkloadSpec("spec", probe);
+        return;
+      }
+      case "VM":
+        parseVmSpec("spec", doc.spec);
+        return;
+      case "SshKey":
+        parseSshKeySpec("spec", doc.spec);
+        return;
+      default:
+        assertNever(doc, "document");
+    }
+  } catch (e) {
+    if (e instanceof KcoreError) throw new KcoreError(e.code, `${doc.source}: ${e.message}`);
+    throw e;
+  }
+}
+
 export async function applyDocuments(
   docs: readonly { doc: ManifestDocument; baseDir: string }[],
   flags: GlobalFlags,
 ): Promise<void> {
-  const client = connect(WasmWorkloadService, flags);
+  const wasm = connect(WasmWorkloadService, flags);
+  const vms = connect(VmService, flags);
   try {
-    for (const { doc, baseDir } of docs) {
-      const raw = await resolveSpec(doc, baseDir, flags);
-      let spec;
+    // SshKeys first: VMs name them.
+    const ordered = [...docs].sort(
+      (a, b) => Number(b.doc.kind === "SshKey") - Number(a.doc.kind === "SshKey"),
+    );
+    for (const { doc, baseDir } of ordered) {
+      const meta = { name: doc.name, labels: { ...doc.labels } };
+      let outcome: ApplyOutcome;
       try {
-        spec = parseWasmWorkloadSpec("spec", raw);
+        switch (doc.kind) {
+          case "WasmWorkload": {
+            const spec = parseWasmWorkloadSpec("spec", await resolveSpec(doc, baseDir, flags));
+            const workload = create(WasmWorkloadSchema, { metadata: meta, spec: specToPb(spec) });
+            outcome = (await wasm.applyWasmWorkload({ workload })).outcome;
+            break;
+          }
+          case "VM": {
+            const vm = create(VmSchema, {
+              metadata: meta,
+              spec: vmSpecToPb(parseVmSpec("spec", doc.spec)),
+            });
+            outcome = (await vms.applyVm({ vm })).outcome;
+            break;
+          }
+          case "SshKey": {
+            const sshKey = create(SshKeySchema, {
+              metadata: meta,
+              spec: parseSshKeySpec("spec", doc.spec),
+            });
+            outcome = (await vms.applySshKey({ sshKey })).outcome;
+            break;
+          }
+          default:
+            return assertNever(doc, "document");
+        }
       } catch (e) {
         if (e instanceof KcoreError) throw new KcoreError(e.code, `${doc.source}: ${e.message}`);
         throw e;
       }
-      const workload = create(WasmWorkloadSchema, {
-        metadata: { name: doc.name, labels: { ...doc.labels } },
-        spec: specToPb(spec),
-      });
-      const res = await client.applyWasmWorkload({ workload });
-      const outcome =
-        res.outcome === ApplyOutcome.CREATED
-          ? "created"
-          : res.outcome === ApplyOutcome.CONFIGURED
-            ? "configured"
-            : "unchanged";
-      out.line(`wasmworkload/${doc.name} ${outcome}`);
+      out.line(`${doc.kind.toLowerCase()}/${doc.name} ${OUTCOME_TEXT[outcome]}`);
     }
   } finally {
-    client.close();
+    wasm.close();
+    vms.close();
   }
 }
 
@@ -156,18 +216,6 @@ export async function apply(files: readonly string[], flags: GlobalFlags): Promi
   }
   if (docs.length === 0)
     throw new KcoreError("InvalidArgument", "no resources found in the given manifests");
-  for (const { doc } of docs) {
-    const m = doc.spec.module;
-    const probe =
-      m.path === undefined
-        ? doc.spec
-        : { ...doc.spec, module: { sha256: m.sha256 ?? "0".repeat(64), name: m.name } };
-    try {
-      parseWasmWorkloadSpec("spec", probe);
-    } catch (e) {
-      if (e instanceof KcoreError) throw new KcoreError(e.code, `${doc.source}: ${e.message}`);
-      throw e;
-    }
-  }
+  for (const { doc } of docs) checkLocally(doc);
   await applyDocuments(docs, flags);
 }

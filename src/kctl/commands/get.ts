@@ -3,6 +3,16 @@ import { NodeService } from "../../gen/kcore/v1/node_pb.js";
 import { WasmWorkloadService } from "../../gen/kcore/v1/wasm_workload_pb.js";
 import { WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
 import { connect, type GlobalFlags } from "../connect.js";
+import { VmService } from "../../gen/kcore/v1/vm_pb.js";
+import {
+  sshKeyDocument,
+  sshKeyRow,
+  SSH_KEY_HEADER,
+  vmDocument,
+  vmRow,
+  VM_HEADER,
+  VM_WIDE_HEADER,
+} from "../format-vm.js";
 import {
   describeDocument,
   nodeDocument,
@@ -28,9 +38,9 @@ export async function get(
   flags: GlobalFlags,
 ): Promise<void> {
   if (watch) {
-    if (kind !== "WasmWorkload")
-      throw new KcoreError("InvalidArgument", "--watch is supported for wasm workloads");
-    await watchWorkloads(name, format, flags);
+    if (kind === "VM") await watchVms(name, format, flags);
+    else if (kind === "WasmWorkload") await watchWorkloads(name, format, flags);
+    else throw new KcoreError("InvalidArgument", "--watch is supported for wasm workloads and VMs");
     return;
   }
   const wide = format === "wide";
@@ -52,6 +62,34 @@ export async function get(
               ...items.map((w) => workloadRow(w, wide)),
             ]),
           );
+      } finally {
+        c.close();
+      }
+      return;
+    }
+    case "VM": {
+      const c = connect(VmService, flags);
+      try {
+        const items = name === undefined ? (await c.listVms({})).items : [await c.getVm({ name })];
+        if (format === "json" || format === "yaml")
+          out.line(renderDocuments(items.map(vmDocument), format, name === undefined));
+        else if (items.length === 0) process.stderr.write("No resources found.\n");
+        else
+          out.line(table([wide ? VM_WIDE_HEADER : VM_HEADER, ...items.map((v) => vmRow(v, wide))]));
+      } finally {
+        c.close();
+      }
+      return;
+    }
+    case "SshKey": {
+      const c = connect(VmService, flags);
+      try {
+        const items =
+          name === undefined ? (await c.listSshKeys({})).items : [await c.getSshKey({ name })];
+        if (format === "json" || format === "yaml")
+          out.line(renderDocuments(items.map(sshKeyDocument), format, name === undefined));
+        else if (items.length === 0) process.stderr.write("No resources found.\n");
+        else out.line(table([SSH_KEY_HEADER, ...items.map(sshKeyRow)]));
       } finally {
         c.close();
       }
@@ -109,8 +147,53 @@ async function watchWorkloads(
   }
 }
 
+async function watchVms(
+  name: string | undefined,
+  format: OutputFormat,
+  flags: GlobalFlags,
+): Promise<void> {
+  const c = connect(VmService, flags);
+  const wide = format === "wide";
+  let printedHeader = false;
+  try {
+    for await (const e of c.watchVms({ name: name ?? "" })) {
+      if (!e.vm) continue;
+      if (format === "json")
+        out.line(JSON.stringify({ type: WatchEventType[e.type], object: vmDocument(e.vm) }));
+      else if (format === "yaml")
+        out.line(`---\n${renderDocuments([vmDocument(e.vm)], "yaml", false)}`);
+      else {
+        const row = vmRow(e.vm, wide);
+        if (e.type === WatchEventType.DELETED) row[1] = "Deleted";
+        const text = table([wide ? VM_WIDE_HEADER : VM_HEADER, row]).split("\n");
+        if (!printedHeader) out.line(text[0]);
+        printedHeader = true;
+        out.line(text[1]);
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
 export async function describe(kind: Kind, name: string, flags: GlobalFlags): Promise<void> {
   switch (kind) {
+    case "VM":
+    case "SshKey": {
+      const c = connect(VmService, flags);
+      try {
+        out.line(
+          describeDocument(
+            kind === "VM"
+              ? vmDocument(await c.getVm({ name }))
+              : sshKeyDocument(await c.getSshKey({ name })),
+          ),
+        );
+      } finally {
+        c.close();
+      }
+      return;
+    }
     case "WasmWorkload": {
       const c = connect(WasmWorkloadService, flags);
       try {

@@ -4,6 +4,8 @@ import { WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
 import { connect, type GlobalFlags } from "../connect.js";
 import { workloadDocument } from "../format.js";
 import type { Kind } from "../kinds.js";
+import { VmService } from "../../gen/kcore/v1/vm_pb.js";
+import { vmDocument } from "../format-vm.js";
 import { out } from "../output.js";
 
 /** A condition: `delete`, or `<status field>=<value>` such as `phase=Succeeded`. */
@@ -29,44 +31,83 @@ export async function wait(
   timeoutMs: number,
   flags: GlobalFlags,
 ): Promise<void> {
-  if (kind !== "WasmWorkload")
-    throw new KcoreError("InvalidArgument", "wait supports wasm workloads");
-  const c = connect(WasmWorkloadService, flags);
+  const label = `${kind.toLowerCase()}/${name}`;
+  let events: AsyncIterable<{ deleted: boolean; status: Record<string, unknown> }>;
   const signal = AbortSignal.timeout(timeoutMs);
+  const close: (() => void)[] = [];
+  switch (kind) {
+    case "WasmWorkload": {
+      const c = connect(WasmWorkloadService, flags);
+      close.push(() => { c.close(); });
+      events = map(c.watchWasmWorkloads({ name }, { signal }), (e) =>
+        e.workload
+          ? {
+              deleted: e.type === WatchEventType.DELETED,
+              status: workloadDocument(e.workload).status as Record<string, unknown>,
+            }
+          : undefined,
+      );
+      break;
+    }
+    case "VM": {
+      const c = connect(VmService, flags);
+      close.push(() => { c.close(); });
+      events = map(c.watchVms({ name }, { signal }), (e) =>
+        e.vm
+          ? {
+              deleted: e.type === WatchEventType.DELETED,
+              status: vmDocument(e.vm).status as Record<string, unknown>,
+            }
+          : undefined,
+      );
+      break;
+    }
+    case "SshKey":
+    case "Node":
+      throw new KcoreError("InvalidArgument", "wait supports wasm workloads and VMs");
+  }
   let lastSeen = "";
+  let lastMessage = "";
   try {
-    for await (const e of c.watchWasmWorkloads({ name }, { signal })) {
-      if (!e.workload) continue;
+    for await (const e of events) {
       if (condition.kind === "delete") {
-        if (e.type === WatchEventType.DELETED) {
-          out.line(`wasmworkload/${name} condition met`);
+        if (e.deleted) {
+          out.line(`${label} condition met`);
           return;
         }
         continue;
       }
-      const status = workloadDocument(e.workload).status as Record<string, unknown>;
+      const status = e.status;
+      // Long work (an image download) shows its progress on a terminal.
+      const message = typeof status.message === "string" ? status.message : "";
+      if (message !== lastMessage) out.progress(message);
+      lastMessage = message;
       const value = status[condition.field];
       lastSeen =
         typeof value === "string" || typeof value === "number" || typeof value === "boolean"
           ? String(value)
           : "";
       if (lastSeen === condition.value) {
-        out.line(`wasmworkload/${name} condition met`);
+        out.line(`${label} condition met`);
         return;
       }
     }
   } finally {
-    c.close();
+    for (const f of close) f();
   }
   if (signal.aborted) {
     const what =
       condition.kind === "delete"
         ? "deletion"
         : `${condition.field}=${condition.value} (last seen ${condition.field}=${lastSeen === "" ? "<none>" : lastSeen})`;
-    throw new KcoreError("Unavailable", `timed out waiting for wasmworkload/${name}: ${what}`);
+    throw new KcoreError("Unavailable", `timed out waiting for ${label}: ${what}`);
   }
-  throw new KcoreError(
-    "Unavailable",
-    `watch of wasmworkload/${name} ended before the condition was met`,
-  );
+  throw new KcoreError("Unavailable", `watch of ${label} ended before the condition was met`);
+}
+
+async function* map<T, U>(src: AsyncIterable<T>, f: (t: T) => U | undefined): AsyncGenerator<U> {
+  for await (const t of src) {
+    const u = f(t);
+    if (u !== undefined) yield u;
+  }
 }

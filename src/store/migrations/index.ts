@@ -35,4 +35,33 @@ export const MIGRATIONS: readonly {
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: "vms and ssh keys",
+    sql: `
+      CREATE TABLE vms (
+        name TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        resource_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX vms_node ON vms (node);
+      CREATE TABLE ssh_keys (
+        name TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        resource_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+    `,
+  },
 ];

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Node, ResourceList } from "./node_pb.js";
 import { file_kcore_v1_node } from "./node_pb.js";
+import type { ConsoleOutputSchema, Vm, VmStatus } from "./vm_pb.js";
+import { file_kcore_v1_vm } from "./vm_pb.js";
 import type { LogChunkSchema, WasmWorkload, WasmWorkloadStatus } from "./wasm_workload_pb.js";
 import { file_kcore_v1_wasm_workload } from "./wasm_workload_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/agent.proto.
  */
 export const file_kcore_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiOAoLQXNzaWdubWVudHMSKQoJd29ya2xvYWRzGAEgAygLMhYua2NvcmUudjEuV2FzbVdvcmtsb2FkIl8KFFdvcmtsb2FkU3RhdHVzUmVwb3J0EgwKBG5hbWUYASABKAkSCwoDdWlkGAIgASgJEiwKBnN0YXR1cxgDIAEoCzIcLmtjb3JlLnYxLldhc21Xb3JrbG9hZFN0YXR1cyJhChtSZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEi8KB3JlcG9ydHMYAiADKAsyHi5rY29yZS52MS5Xb3JrbG9hZFN0YXR1c1JlcG9ydCIeChxSZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlIpwBCg9SZWFkTG9nc1JlcXVlc3QSFQoNd29ya2xvYWRfbmFtZRgBIAEoCRIUCgx3b3JrbG9hZF91aWQYAiABKAkSDgoGZm9sbG93GAMgASgIEhcKCnRhaWxfbGluZXMYBCABKAVIAIgBARIQCghwcmV2aW91cxgFIAEoCBISCgp0aW1lc3RhbXBzGAYgASgIQg0KC190YWlsX2xpbmVzMtoCCgxBZ2VudFNlcnZpY2USTQoMUmVnaXN0ZXJOb2RlEh0ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBoeLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmtjb3JlLnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5rY29yZS52MS5IZWFydGJlYXRSZXNwb25zZRJOChBXYXRjaEFzc2lnbm1lbnRzEiEua2NvcmUudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaFS5rY29yZS52MS5Bc3NpZ25tZW50czABEmUKFFJlcG9ydFdvcmtsb2FkU3RhdHVzEiUua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXF1ZXN0GiYua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXNwb25zZTJPChBOb2RlQWdlbnRTZXJ2aWNlEjsKCFJlYWRMb2dzEhkua2NvcmUudjEuUmVhZExvZ3NSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswAWIGcHJvdG8z", [file_kcore_v1_node, file_kcore_v1_wasm_workload]);
+  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSKcAQoPUmVhZExvZ3NSZXF1ZXN0EhUKDXdvcmtsb2FkX25hbWUYASABKAkSFAoMd29ya2xvYWRfdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQESEAoIcHJldmlvdXMYBSABKAgSEgoKdGltZXN0YW1wcxgGIAEoCEINCgtfdGFpbF9saW5lcyJrChBWbUNvbnNvbGVSZXF1ZXN0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQFCDQoLX3RhaWxfbGluZXMiQQoQTm9kZUNvbnNvbGVJbnB1dBIPCgd2bV9uYW1lGAEgASgJEg4KBnZtX3VpZBgCIAEoCRIMCgRkYXRhGAMgASgMMq8DCgxBZ2VudFNlcnZpY2USTQoMUmVnaXN0ZXJOb2RlEh0ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBoeLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmtjb3JlLnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5rY29yZS52MS5IZWFydGJlYXRSZXNwb25zZRJOChBXYXRjaEFzc2lnbm1lbnRzEiEua2NvcmUudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaFS5rY29yZS52MS5Bc3NpZ25tZW50czABEmUKFFJlcG9ydFdvcmtsb2FkU3RhdHVzEiUua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXF1ZXN0GiYua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXNwb25zZRJTCg5SZXBvcnRWbVN0YXR1cxIfLmtjb3JlLnYxLlJlcG9ydFZtU3RhdHVzUmVxdWVzdBogLmtjb3JlLnYxLlJlcG9ydFZtU3RhdHVzUmVzcG9uc2Uy3gEKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAFiBnByb3RvMw", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
 
 /**
  * @generated from message kcore.v1.RegisterNodeRequest
@@ -134,7 +136,32 @@ export const WatchAssignmentsRequestSchema: GenMessage<WatchAssignmentsRequest> 
 
 /**
  * The full desired set of workloads for a node: each message replaces the previous one.
+ * A VM for this node, with what it needs from other resources already resolved.
  *
+ * @generated from message kcore.v1.VmAssignment
+ */
+export type VmAssignment = Message<"kcore.v1.VmAssignment"> & {
+  /**
+   * @generated from field: kcore.v1.Vm vm = 1;
+   */
+  vm?: Vm | undefined;
+
+  /**
+   * Public keys of the SshKey resources the VM names.
+   *
+   * @generated from field: repeated string ssh_public_keys = 2;
+   */
+  sshPublicKeys: string[];
+};
+
+/**
+ * Describes the message kcore.v1.VmAssignment.
+ * Use `create(VmAssignmentSchema)` to create a new message.
+ */
+export const VmAssignmentSchema: GenMessage<VmAssignment> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 5);
+
+/**
  * @generated from message kcore.v1.Assignments
  */
 export type Assignments = Message<"kcore.v1.Assignments"> & {
@@ -142,6 +169,11 @@ export type Assignments = Message<"kcore.v1.Assignments"> & {
    * @generated from field: repeated kcore.v1.WasmWorkload workloads = 1;
    */
   workloads: WasmWorkload[];
+
+  /**
+   * @generated from field: repeated kcore.v1.VmAssignment vms = 2;
+   */
+  vms: VmAssignment[];
 };
 
 /**
@@ -149,7 +181,7 @@ export type Assignments = Message<"kcore.v1.Assignments"> & {
  * Use `create(AssignmentsSchema)` to create a new message.
  */
 export const AssignmentsSchema: GenMessage<Assignments> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 5);
+  messageDesc(file_kcore_v1_agent, 6);
 
 /**
  * @generated from message kcore.v1.WorkloadStatusReport
@@ -176,7 +208,7 @@ export type WorkloadStatusReport = Message<"kcore.v1.WorkloadStatusReport"> & {
  * Use `create(WorkloadStatusReportSchema)` to create a new message.
  */
 export const WorkloadStatusReportSchema: GenMessage<WorkloadStatusReport> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 6);
+  messageDesc(file_kcore_v1_agent, 7);
 
 /**
  * @generated from message kcore.v1.ReportWorkloadStatusRequest
@@ -198,7 +230,7 @@ export type ReportWorkloadStatusRequest = Message<"kcore.v1.ReportWorkloadStatus
  * Use `create(ReportWorkloadStatusRequestSchema)` to create a new message.
  */
 export const ReportWorkloadStatusRequestSchema: GenMessage<ReportWorkloadStatusRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 7);
+  messageDesc(file_kcore_v1_agent, 8);
 
 /**
  * @generated from message kcore.v1.ReportWorkloadStatusResponse
@@ -211,7 +243,71 @@ export type ReportWorkloadStatusResponse = Message<"kcore.v1.ReportWorkloadStatu
  * Use `create(ReportWorkloadStatusResponseSchema)` to create a new message.
  */
 export const ReportWorkloadStatusResponseSchema: GenMessage<ReportWorkloadStatusResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 8);
+  messageDesc(file_kcore_v1_agent, 9);
+
+/**
+ * Calls a node agent makes to the controller, each on its own behalf only.
+ *
+ * @generated from message kcore.v1.VmStatusReport
+ */
+export type VmStatusReport = Message<"kcore.v1.VmStatusReport"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string uid = 2;
+   */
+  uid: string;
+
+  /**
+   * @generated from field: kcore.v1.VmStatus status = 3;
+   */
+  status?: VmStatus | undefined;
+};
+
+/**
+ * Describes the message kcore.v1.VmStatusReport.
+ * Use `create(VmStatusReportSchema)` to create a new message.
+ */
+export const VmStatusReportSchema: GenMessage<VmStatusReport> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 10);
+
+/**
+ * @generated from message kcore.v1.ReportVmStatusRequest
+ */
+export type ReportVmStatusRequest = Message<"kcore.v1.ReportVmStatusRequest"> & {
+  /**
+   * @generated from field: string node_name = 1;
+   */
+  nodeName: string;
+
+  /**
+   * @generated from field: repeated kcore.v1.VmStatusReport reports = 2;
+   */
+  reports: VmStatusReport[];
+};
+
+/**
+ * Describes the message kcore.v1.ReportVmStatusRequest.
+ * Use `create(ReportVmStatusRequestSchema)` to create a new message.
+ */
+export const ReportVmStatusRequestSchema: GenMessage<ReportVmStatusRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 11);
+
+/**
+ * @generated from message kcore.v1.ReportVmStatusResponse
+ */
+export type ReportVmStatusResponse = Message<"kcore.v1.ReportVmStatusResponse"> & {
+};
+
+/**
+ * Describes the message kcore.v1.ReportVmStatusResponse.
+ * Use `create(ReportVmStatusResponseSchema)` to create a new message.
+ */
+export const ReportVmStatusResponseSchema: GenMessage<ReportVmStatusResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 12);
 
 /**
  * @generated from message kcore.v1.ReadLogsRequest
@@ -253,11 +349,73 @@ export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
  * Use `create(ReadLogsRequestSchema)` to create a new message.
  */
 export const ReadLogsRequestSchema: GenMessage<ReadLogsRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 9);
+  messageDesc(file_kcore_v1_agent, 13);
 
 /**
- * Calls a node agent makes to the controller, each on its own behalf only.
+ * Calls the controller makes to a node agent.
+ * Names one VM on the node (the incarnation matters: a VM deleted and created again is another).
  *
+ * @generated from message kcore.v1.VmConsoleRequest
+ */
+export type VmConsoleRequest = Message<"kcore.v1.VmConsoleRequest"> & {
+  /**
+   * @generated from field: string vm_name = 1;
+   */
+  vmName: string;
+
+  /**
+   * @generated from field: string vm_uid = 2;
+   */
+  vmUid: string;
+
+  /**
+   * @generated from field: bool follow = 3;
+   */
+  follow: boolean;
+
+  /**
+   * @generated from field: optional int32 tail_lines = 4;
+   */
+  tailLines?: number | undefined;
+};
+
+/**
+ * Describes the message kcore.v1.VmConsoleRequest.
+ * Use `create(VmConsoleRequestSchema)` to create a new message.
+ */
+export const VmConsoleRequestSchema: GenMessage<VmConsoleRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 14);
+
+/**
+ * The first message names the VM; later ones carry input.
+ *
+ * @generated from message kcore.v1.NodeConsoleInput
+ */
+export type NodeConsoleInput = Message<"kcore.v1.NodeConsoleInput"> & {
+  /**
+   * @generated from field: string vm_name = 1;
+   */
+  vmName: string;
+
+  /**
+   * @generated from field: string vm_uid = 2;
+   */
+  vmUid: string;
+
+  /**
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message kcore.v1.NodeConsoleInput.
+ * Use `create(NodeConsoleInputSchema)` to create a new message.
+ */
+export const NodeConsoleInputSchema: GenMessage<NodeConsoleInput> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 15);
+
+/**
  * @generated from service kcore.v1.AgentService
  */
 export const AgentService: GenService<{
@@ -293,12 +451,18 @@ export const AgentService: GenService<{
     input: typeof ReportWorkloadStatusRequestSchema;
     output: typeof ReportWorkloadStatusResponseSchema;
   },
+  /**
+   * @generated from rpc kcore.v1.AgentService.ReportVmStatus
+   */
+  reportVmStatus: {
+    methodKind: "unary";
+    input: typeof ReportVmStatusRequestSchema;
+    output: typeof ReportVmStatusResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_agent, 0);
 
 /**
- * Calls the controller makes to a node agent.
- *
  * @generated from service kcore.v1.NodeAgentService
  */
 export const NodeAgentService: GenService<{
@@ -309,6 +473,22 @@ export const NodeAgentService: GenService<{
     methodKind: "server_streaming";
     input: typeof ReadLogsRequestSchema;
     output: typeof LogChunkSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.NodeAgentService.ReadVmConsole
+   */
+  readVmConsole: {
+    methodKind: "server_streaming";
+    input: typeof VmConsoleRequestSchema;
+    output: typeof LogChunkSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.NodeAgentService.AttachVmConsole
+   */
+  attachVmConsole: {
+    methodKind: "bidi_streaming";
+    input: typeof NodeConsoleInputSchema;
+    output: typeof ConsoleOutputSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_agent, 1);

@@ -1,0 +1,291 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { vmStatusToPb } from "../api/convert-vm.js";
+import type { BackoffPolicy } from "../domain/backoff.js";
+import { KcoreError, NotFoundError } from "../domain/errors.js";
+import type { Vm, VmStatus } from "../domain/vm.js";
+import type { NodeConsoleInput } from "../gen/kcore/v1/agent_pb.js";
+import type { VmStatusReport } from "../gen/kcore/v1/agent_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ConsoleOutputSchema } from "../gen/kcore/v1/vm_pb.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import type { HypervisorDriver } from "../vm/driver.js";
+import type { Clock } from "./clock.js";
+import { readConsoleLog } from "./console.js";
+import { ImageCache } from "./images.js";
+import { RUNTIME_WRITE, UUID } from "./layout.js";
+import { vmPaths, type VmPaths } from "./vm-layout.js";
+import { provisionVm } from "./vm-provision.js";
+import { VmSupervisor, type VmRecord } from "./vm-supervisor.js";
+
+/** A VM assigned to this node, with the public keys of the SshKeys it names. */
+export interface VmAssignmentOnNode {
+  readonly vm: Vm;
+  readonly sshPublicKeys: readonly string[];
+}
+
+export interface VmManagerOptions {
+  readonly dataDir: string;
+  readonly runDir: string;
+  readonly driver: HypervisorDriver;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly backoff: BackoffPolicy;
+  readonly stopTimeoutMs: number;
+  readonly pollMs: number;
+  readonly report: (reports: Omit<VmStatusReport, "$typeName">[]) => Promise<unknown>;
+}
+
+/** Most bytes of console input one message may carry. */
+const MAX_CONSOLE_INPUT = 64 * 1024;
+
+/** The node's VMs: one supervisor each, started, updated and removed to match the assignment. */
+export class VmManager {
+  readonly #o: VmManagerOptions;
+  readonly #log: Logger;
+  readonly #images: ImageCache;
+  readonly #sups = new Map<
+    string,
+    { sup: VmSupervisor; keys: readonly string[]; paths: VmPaths }
+  >();
+  /** Removals in progress, by VM name: a new VM of the same name waits for its sockets. */
+  readonly #removing = new Map<string, Promise<void>>();
+  readonly #dirty = new Map<string, { vm: Vm; status: VmStatus }>();
+  #flushing = false;
+  #closed = false;
+
+  constructor(o: VmManagerOptions) {
+    this.#o = o;
+    this.#log = o.logger.child({ component: "vms" });
+    this.#images = new ImageCache(o.dataDir);
+  }
+
+  #paths(vm: Vm): VmPaths {
+    return vmPaths(
+      this.#o.dataDir,
+      this.#o.runDir,
+      vm.metadata.name,
+      vm.metadata.uid,
+      this.#o.driver.kind,
+    );
+  }
+
+  /** Re-attaches to every VM recorded on disk, before the controller is reachable. */
+  adoptFromDisk(): void {
+    const dir = join(this.#o.dataDir, "vms");
+    if (!existsSync(dir)) return;
+    for (const uid of readdirSync(dir)) {
+      if (!UUID.test(uid)) continue;
+      try {
+        const a = JSON.parse(readFileSync(join(dir, uid, "vm.json"), "utf8")) as VmAssignmentOnNode;
+        const rec = JSON.parse(readFileSync(join(dir, uid, "record.json"), "utf8")) as VmRecord;
+        this.#supervise(a, rec);
+      } catch (e) {
+        this.#log.warn(
+          { err: e instanceof Error ? e.message : String(e), uid },
+          "cannot read VM record; it will be reconciled",
+        );
+      }
+    }
+  }
+
+  #supervise(a: VmAssignmentOnNode, record?: VmRecord): void {
+    const { vm } = a;
+    const paths = this.#paths(vm);
+    for (const d of [paths.stateDir, paths.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    writeFileAtomic(paths.assignment, JSON.stringify(a), 0o600, RUNTIME_WRITE);
+    const entry = { sup: undefined as unknown as VmSupervisor, keys: a.sshPublicKeys, paths };
+    const sup = new VmSupervisor(vm, {
+      driver: this.#o.driver,
+      paths,
+      clock: this.#o.clock,
+      logger: this.#log.child({ vm: vm.metadata.name, uid: vm.metadata.uid }),
+      backoff: this.#o.backoff,
+      stopTimeoutMs: this.#o.stopTimeoutMs,
+      pollMs: this.#o.pollMs,
+      provision: (cur, progress) =>
+        provisionVm(cur, entry.keys, paths, {
+          dataDir: this.#o.dataDir,
+          images: this.#images,
+          progress,
+        }),
+      persist: (rec) => {
+        writeFileAtomic(paths.record, JSON.stringify(rec), 0o600, RUNTIME_WRITE);
+      },
+      report: (cur, status) => {
+        this.#queue(cur, status);
+      },
+    });
+    entry.sup = sup;
+    this.#sups.set(vm.metadata.uid, entry);
+    sup.start(record);
+  }
+
+  /** Converges on the assigned set: starts what is new, updates what changed, removes the rest. */
+  reconcile(assigned: readonly VmAssignmentOnNode[]): void {
+    if (this.#closed) return;
+    const want = new Map(assigned.map((a) => [a.vm.metadata.uid, a]));
+    for (const [uid, e] of this.#sups) if (!want.has(uid)) this.#remove(uid, e.sup);
+    for (const a of assigned) {
+      const e = this.#sups.get(a.vm.metadata.uid);
+      if (e) {
+        const keysChanged = JSON.stringify(e.keys) !== JSON.stringify(a.sshPublicKeys);
+        if (e.sup.vm.metadata.generation !== a.vm.metadata.generation || keysChanged) {
+          e.keys = a.sshPublicKeys;
+          writeFileAtomic(e.paths.assignment, JSON.stringify(a), 0o600, RUNTIME_WRITE);
+          e.sup.update(a.vm);
+        }
+        continue;
+      }
+      const removing = this.#removing.get(a.vm.metadata.name);
+      if (removing) {
+        void removing.then(() => {
+          if (!this.#sups.has(a.vm.metadata.uid) && !this.#closed) this.#supervise(a);
+        });
+        continue;
+      }
+      try {
+        this.#supervise(a);
+      } catch (e) {
+        this.#queue(a.vm, {
+          ...a.vm.status,
+          state: "Failed",
+          message: e instanceof Error ? e.message : String(e),
+          lastTransitionTime: new Date(this.#o.clock.now()).toISOString(),
+        });
+      }
+    }
+  }
+
+  #remove(uid: string, sup: VmSupervisor): void {
+    const vm = sup.vm;
+    const name = vm.metadata.name;
+    if (this.#removing.has(name)) return;
+    this.#log.info({ vm: name, uid }, "removing deleted VM");
+    const paths = this.#paths(vm);
+    const p = sup
+      .delete()
+      .then(() => {
+        this.#sups.delete(uid);
+        this.#dirty.delete(uid);
+        const kept = vm.spec.disks.filter((d) => d.keep);
+        for (const d of vm.spec.disks)
+          if (!d.keep) rmSync(join(paths.diskDir, `${d.name}.qcow2`), { force: true });
+        if (kept.length === 0) rmSync(paths.diskDir, { recursive: true, force: true });
+        else
+          this.#log.info(
+            { vm: name, dir: paths.diskDir, disks: kept.map((d) => d.name) },
+            "kept disks of deleted VM",
+          );
+        rmSync(paths.stateDir, { recursive: true, force: true });
+        rmSync(paths.logDir, { recursive: true, force: true });
+      })
+      .catch((e: unknown) => {
+        this.#log.error({ err: e, vm: name }, "removing VM failed");
+      })
+      .finally(() => this.#removing.delete(name));
+    this.#removing.set(name, p);
+  }
+
+  #find(name: string, uid: string): { sup: VmSupervisor; paths: VmPaths } {
+    if (!UUID.test(uid)) throw new KcoreError("InvalidArgument", "vmUid: not a UUID");
+    const e = this.#sups.get(uid);
+    if (e?.sup.vm.metadata.name !== name) throw new NotFoundError("VM", name);
+    return e;
+  }
+
+  readConsole(
+    name: string,
+    uid: string,
+    opts: { follow: boolean; tailLines?: number; signal: AbortSignal },
+  ): AsyncGenerator<Buffer> {
+    return readConsoleLog(this.#find(name, uid).paths.consoleLog, opts);
+  }
+
+  /** An interactive console: the first message names the VM; later ones are keystrokes. */
+  async attachConsole(
+    requests: AsyncIterable<NodeConsoleInput>,
+    signal: AbortSignal,
+    send: (m: MessageInitShape<typeof ConsoleOutputSchema>) => void,
+  ): Promise<void> {
+    const it = requests[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true) return;
+    const { sup } = this.#find(first.value.vmName, first.value.vmUid);
+    const relay = sup.relay;
+    if (!relay)
+      throw new KcoreError("FailedPrecondition", `VM '${first.value.vmName}' is not running`);
+    const session = relay.attach((d) => {
+      send({ data: d });
+    });
+    try {
+      if (first.value.data.length > 0) session.input(first.value.data);
+      const ended = new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => { resolve(); }, { once: true });
+      });
+      for (;;) {
+        const next = await Promise.race([it.next(), ended.then(() => undefined)]);
+        if (next === undefined || next.done === true) break;
+        if (next.value.data.length > MAX_CONSOLE_INPUT)
+          throw new KcoreError(
+            "InvalidArgument",
+            `data: at most ${MAX_CONSOLE_INPUT} bytes per message`,
+          );
+        session.input(next.value.data);
+      }
+    } finally {
+      session.detach();
+    }
+  }
+
+  #queue(vm: Vm, status: VmStatus): void {
+    this.#dirty.set(vm.metadata.uid, { vm, status });
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => {
+      void this.#flush();
+    });
+  }
+
+  reportAll(): void {
+    for (const { sup } of this.#sups.values()) this.#queue(sup.vm, sup.status());
+  }
+
+  async #flush(): Promise<void> {
+    const batch = [...this.#dirty.values()];
+    this.#dirty.clear();
+    try {
+      if (batch.length > 0)
+        await this.#o.report(
+          batch.map(({ vm, status }) => ({
+            name: vm.metadata.name,
+            uid: vm.metadata.uid,
+            status: vmStatusToPb(status),
+          })),
+        );
+      if (this.#dirty.size > 0)
+        setImmediate(() => {
+          void this.#flush();
+        });
+      else this.#flushing = false;
+    } catch (e) {
+      this.#log.debug(
+        { err: e instanceof Error ? e.message : String(e) },
+        "VM status report failed; will retry",
+      );
+      for (const b of batch)
+        if (!this.#dirty.has(b.vm.metadata.uid)) this.#dirty.set(b.vm.metadata.uid, b);
+      if (this.#closed) return;
+      setTimeout(() => {
+        void this.#flush();
+      }, 1000);
+    }
+  }
+
+  /** Stops supervising; hypervisors keep running (fail-static). */
+  close(): void {
+    this.#closed = true;
+    for (const { sup } of this.#sups.values()) sup.close();
+  }
+}

@@ -1,0 +1,166 @@
+import { KcoreError, NotFoundError, InvalidFieldError, showValue } from "../../domain/errors.js";
+import { parseName } from "../../domain/names.js";
+import { isReady, type Node } from "../../domain/node.js";
+import type { Vm } from "../../domain/vm.js";
+import { sshKeyFromPb, sshKeyToPb, vmFromPb, vmToPb } from "../../api/convert-vm.js";
+import { untilAborted, type ServiceImpl } from "../../api/gate.js";
+import { ApplyOutcome, WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
+import type { VmService } from "../../gen/kcore/v1/vm_pb.js";
+import type { VmEvent } from "../../store/vm-store.js";
+import type { ControllerContext } from "../context.js";
+
+const OUTCOME = {
+  created: ApplyOutcome.CREATED,
+  configured: ApplyOutcome.CONFIGURED,
+  unchanged: ApplyOutcome.UNCHANGED,
+} as const;
+const EVENT = {
+  ADDED: WatchEventType.ADDED,
+  MODIFIED: WatchEventType.MODIFIED,
+  DELETED: WatchEventType.DELETED,
+} as const;
+
+/** Most bytes of console input one message may carry. */
+const MAX_CONSOLE_INPUT = 64 * 1024;
+
+export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
+  const get = (name: string): Vm => {
+    const v = c.vms.get(parseName("name", name));
+    if (!v) throw new NotFoundError("VM", name);
+    return v;
+  };
+  /** The ready node a VM runs on, for calls that go through to its agent. */
+  const nodeOf = (v: Vm): Node => {
+    const nodeName = v.status.node;
+    if (nodeName === "")
+      throw new KcoreError(
+        "FailedPrecondition",
+        `VM '${v.metadata.name}' has not been placed on a node yet`,
+      );
+    const node = c.nodes.get(nodeName);
+    if (!node)
+      throw new KcoreError(
+        "FailedPrecondition",
+        `node '${nodeName}' of VM '${v.metadata.name}' is not registered`,
+      );
+    if (!isReady(node, c.now().getTime()))
+      throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
+    return node;
+  };
+  return {
+    async applyVm(req) {
+      const { name, labels, spec } = vmFromPb(req.vm);
+      spec.sshKeys.forEach((k, i) => {
+        if (!c.sshKeys.get(k))
+          throw new KcoreError(
+            "FailedPrecondition",
+            `spec.sshKeys[${i}]: SshKey ${showValue(k)} does not exist; apply it first`,
+          );
+      });
+      const { outcome, resource } = await c.vms.apply(name, labels, spec, c.now(), c.placeVm);
+      c.logger.debug({ vm: name, outcome }, "applied VM");
+      return { vm: vmToPb(resource), outcome: OUTCOME[outcome] };
+    },
+    getVm(req) {
+      return Promise.resolve(vmToPb(get(req.name)));
+    },
+    listVms(req) {
+      const sel = Object.entries(req.labelSelector);
+      const items = c.vms.list().filter((v) => sel.every(([k, x]) => v.metadata.labels[k] === x));
+      return Promise.resolve({ items: items.map(vmToPb) });
+    },
+    async deleteVm(req) {
+      const v = await c.vms.delete(parseName("name", req.name));
+      c.logger.debug({ vm: req.name }, "deleted VM");
+      return { vm: vmToPb(v) };
+    },
+    async watchVms(req, ctx, send) {
+      const only = req.name === "" ? undefined : parseName("name", req.name);
+      const onChange = (e: VmEvent): void => {
+        if (only !== undefined && e.resource.metadata.name !== only) return;
+        send({ type: EVENT[e.type], vm: vmToPb(e.resource) });
+      };
+      c.vms.events.on("change", onChange);
+      try {
+        for (const v of c.vms.list()) {
+          if (only === undefined || v.metadata.name === only)
+            send({ type: WatchEventType.ADDED, vm: vmToPb(v) });
+        }
+        await untilAborted(ctx.signal);
+      } finally {
+        c.vms.events.off("change", onChange);
+      }
+    },
+    async setVmState(req) {
+      const desired = req.desiredState;
+      if (desired !== "Running" && desired !== "Stopped")
+        throw new InvalidFieldError(
+          "desiredState",
+          `invalid value ${showValue(desired)}: expected Running or Stopped`,
+        );
+      const v = await c.vms.updateSpec(parseName("name", req.name), (cur) => ({
+        ...cur.spec,
+        desiredState: desired,
+      }));
+      return vmToPb(v);
+    },
+    async vmConsoleLog(req, ctx, send) {
+      const v = get(req.name);
+      const node = nodeOf(v);
+      const stream = c.agentClient(node.status.address).readVmConsole(
+        {
+          vmName: v.metadata.name,
+          vmUid: v.metadata.uid,
+          follow: req.follow,
+          ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
+        },
+        { signal: ctx.signal },
+      );
+      for await (const chunk of stream) send({ data: chunk.data });
+    },
+    async attachConsole(requests, ctx, send) {
+      const it = requests[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done === true) return;
+      const v = get(first.value.name);
+      const node = nodeOf(v);
+      const call = c.agentClient(node.status.address).attachVmConsole({ signal: ctx.signal });
+      call.write({ vmName: v.metadata.name, vmUid: v.metadata.uid, data: first.value.data });
+      const pump = (async () => {
+        for (;;) {
+          const next = await it.next();
+          if (next.done === true) break;
+          if (next.value.data.length > MAX_CONSOLE_INPUT)
+            throw new InvalidFieldError("data", `at most ${MAX_CONSOLE_INPUT} bytes per message`);
+          call.write({ data: next.value.data });
+        }
+        call.end();
+      })();
+      for await (const out of call) send({ data: out.data });
+      await pump.catch(() => undefined);
+    },
+    async applySshKey(req) {
+      const { name, labels, spec } = sshKeyFromPb(req.sshKey);
+      const { outcome, resource } = await c.sshKeys.apply(name, labels, spec, c.now());
+      return { sshKey: sshKeyToPb(resource), outcome: OUTCOME[outcome] };
+    },
+    getSshKey(req) {
+      const k = c.sshKeys.get(parseName("name", req.name));
+      if (!k) throw new NotFoundError("SshKey", req.name);
+      return Promise.resolve(sshKeyToPb(k));
+    },
+    listSshKeys() {
+      return Promise.resolve({ items: c.sshKeys.list().map(sshKeyToPb) });
+    },
+    async deleteSshKey(req) {
+      const name = parseName("name", req.name);
+      const users = c.vms.list().filter((v) => v.spec.sshKeys.includes(name));
+      if (users.length > 0)
+        throw new KcoreError(
+          "FailedPrecondition",
+          `SshKey '${name}' is used by VM ${users.map((v) => `'${v.metadata.name}'`).join(", ")}`,
+        );
+      return { sshKey: sshKeyToPb(await c.sshKeys.delete(name)) };
+    },
+  };
+}

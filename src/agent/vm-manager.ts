@@ -222,7 +222,13 @@ export class VmManager {
     try {
       if (first.value.data.length > 0) session.input(first.value.data);
       const ended = new Promise<void>((resolve) => {
-        signal.addEventListener("abort", () => { resolve(); }, { once: true });
+        signal.addEventListener(
+          "abort",
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
       });
       for (;;) {
         const next = await Promise.race([it.next(), ended.then(() => undefined)]);

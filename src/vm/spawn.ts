@@ -71,7 +71,11 @@ export function lastLogLine(path: string): string {
 export function startFailure(what: string, e: unknown, logPath: string): Error {
   const line = lastLogLine(logPath);
   const msg = e instanceof Error ? e.message : String(e);
-  return new KcoreError("FailedPrecondition", line === "" ? `${what}: ${msg}` : `${what}: ${line}`, {
-    cause: e,
-  });
+  return new KcoreError(
+    "FailedPrecondition",
+    line === "" ? `${what}: ${msg}` : `${what}: ${line}`,
+    {
+      cause: e,
+    },
+  );
 }

@@ -38,7 +38,9 @@ export async function wait(
   switch (kind) {
     case "WasmWorkload": {
       const c = connect(WasmWorkloadService, flags);
-      close.push(() => { c.close(); });
+      close.push(() => {
+        c.close();
+      });
       events = map(c.watchWasmWorkloads({ name }, { signal }), (e) =>
         e.workload
           ? {
@@ -51,7 +53,9 @@ export async function wait(
     }
     case "VM": {
       const c = connect(VmService, flags);
-      close.push(() => { c.close(); });
+      close.push(() => {
+        c.close();
+      });
       events = map(c.watchVms({ name }, { signal }), (e) =>
         e.vm
           ? {

@@ -2,8 +2,16 @@ import { create } from "@bufbuild/protobuf";
 import { InvalidFieldError, showValue } from "../domain/errors.js";
 import { parseLabels, parseName, type SafeName } from "../domain/names.js";
 import { formatMemory } from "../domain/quantity.js";
-import { parseSshKeySpec, type SshKeySpec } from "../domain/ssh-key.js";
-import { parseVmSpec, type RawVmSpec, type Vm, type VmSpec, type VmStatus } from "../domain/vm.js";
+import { parseSshKeySpec, type SshKey, type SshKeySpec } from "../domain/ssh-key.js";
+import {
+  parseVmSpec,
+  rawBoot,
+  rawDiskSource,
+  type RawVmSpec,
+  type Vm,
+  type VmSpec,
+  type VmStatus,
+} from "../domain/vm.js";
 import { VM_STATES, type VmState } from "../domain/vm-state.js";
 import {
   SshKeySchema,
@@ -66,19 +74,13 @@ export function vmFromPb(v: PbVm | undefined): {
 }
 
 export function vmSpecToPb(s: VmSpec): PbVmSpec {
-  const boot = s.boot;
   return create(VmSpecSchema, {
     cpus: s.cpus,
     memory: formatMemory(s.memoryBytes),
-    boot:
-      boot.kind === "kernel"
-        ? { kernel: boot.kernel, initrd: boot.initrd ?? "", cmdline: boot.cmdline }
-        : { firmware: boot.firmware },
+    boot: rawBoot(s.boot),
     disks: s.disks.map((d) => ({
       name: d.name,
-      ...(d.source.kind === "image"
-        ? { url: d.source.url, sha256: d.source.sha256 }
-        : { path: d.source.path }),
+      ...rawDiskSource(d.source),
       format: d.format,
       ...(d.sizeBytes === undefined ? {} : { sizeBytes: BigInt(d.sizeBytes) }),
       readOnly: d.readOnly,
@@ -148,11 +150,6 @@ export function vmFromPbTrusted(v: PbVm): Vm {
     spec,
     status: { ...vmStatusFromPb("status", status), node: status.node },
   };
-}
-
-export interface SshKey {
-  readonly metadata: Vm["metadata"];
-  readonly spec: SshKeySpec;
 }
 
 export function sshKeyFromPb(k: PbSshKey | undefined): {

@@ -11,6 +11,8 @@ const USAGE = `kcore: control plane for bare-metal machines
   kcore agent --controller HOST:PORT [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT]
               [--node-name NAME] [--labels k=v,...] [--max-workloads N] [--warm-pool N]
               [--restart-backoff-initial 10s] [--restart-backoff-max 5m] [--resync-interval 30s]
+              [--hypervisor cloud-hypervisor|qemu|auto] [--accel kvm|tcg|auto] [--run-dir DIR]
+              [--cloud-hypervisor CMD] [--vm-stop-timeout 30s] [--vm-poll-interval 1s]
   kcore agent init --node-name NAME [--data-dir DIR]
       creates the node's key and a certificate signing request (sign it with kctl certificate sign)
   kcore version`;

@@ -5,7 +5,8 @@ import type { CertKeyPair } from "../pki/pki.js";
 import type { NodeStore } from "../store/node-store.js";
 import type { VmSpec, VmStatus } from "../domain/vm.js";
 import type { WasmWorkloadSpec, WasmWorkloadStatus } from "../domain/wasm-workload.js";
-import type { SshKeyStore, VmStore } from "../store/vm-store.js";
+import type { SshKeyStore } from "../store/ssh-key-store.js";
+import type { VmStore } from "../store/vm-store.js";
 import type { WasmWorkloadStore } from "../store/wasm-workload-store.js";
 import type { ModuleBlobs } from "./module-blobs.js";
 

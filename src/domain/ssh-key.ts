@@ -1,8 +1,17 @@
 import { InvalidFieldError, showValue } from "./errors.js";
+import type { ObjectMeta } from "./meta.js";
 
 /** An SSH public key that VMs name in `spec.sshKeys`; cloud-init installs it for the VM's user. */
 export interface SshKeySpec {
   readonly publicKey: string;
+}
+
+/** SshKeys have no status: nothing runs for them. */
+export type SshKeyStatus = Readonly<Record<string, never>>;
+
+export interface SshKey {
+  readonly metadata: ObjectMeta;
+  readonly spec: SshKeySpec;
 }
 
 const KEY_TYPES = new Set([

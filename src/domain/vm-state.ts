@@ -55,7 +55,8 @@ const CONSISTENT: Readonly<Record<VmState, readonly ObservedKind[]>> = {
   Pending: ["absent"],
   Provisioning: ["absent"],
   Starting: ["absent", "created", "running"],
-  Running: ["running"],
+  // A VM paused in the hypervisor (by hand, or for a snapshot) is still up: Running, with a message.
+  Running: ["running", "paused"],
   Stopping: ["running", "paused", "created", "shutdown"],
   Stopped: ["absent", "created", "shutdown"],
   Failed: ["absent", "created", "shutdown"],

@@ -1,4 +1,5 @@
 import type { Demand } from "./scheduler.js";
+import { assertNever } from "./assert-never.js";
 import { parseVerifiedDownload, type HttpsUrl } from "./download.js";
 import { InvalidFieldError, showValue } from "./errors.js";
 import { parseLabels, parseName, type SafeName, type Sha256 } from "./names.js";
@@ -89,6 +90,8 @@ export const VM_LIMITS = {
   maxCmdline: 4096,
   maxUserData: 64 * 1024,
   maxSshKeys: 64,
+  /** Most bytes of console input one message may carry. */
+  maxConsoleInput: 64 * 1024,
 } as const;
 
 function parseBoot(field: string, raw: RawVmSpec["boot"]): VmBoot {
@@ -245,4 +248,34 @@ export function vmDemand(spec: VmSpec): Demand {
     cpuMillis: spec.cpus * 1000,
     nodeSelector: spec.nodeSelector,
   };
+}
+
+/** A boot back in the shape the manifest and the wire use (the inverse of parsing). */
+export function rawBoot(
+  b: VmBoot,
+): { kernel: string; initrd?: string; cmdline?: string } | { firmware: string } {
+  switch (b.kind) {
+    case "kernel":
+      return {
+        kernel: b.kernel,
+        ...(b.initrd === undefined ? {} : { initrd: b.initrd }),
+        ...(b.cmdline === "" ? {} : { cmdline: b.cmdline }),
+      };
+    case "firmware":
+      return { firmware: b.firmware };
+    default:
+      return assertNever(b, "boot");
+  }
+}
+
+/** A disk's source back in the manifest's shape: url and sha256, or path. */
+export function rawDiskSource(s: DiskSource): { url: string; sha256: string } | { path: string } {
+  switch (s.kind) {
+    case "image":
+      return { url: s.url, sha256: s.sha256 };
+    case "path":
+      return { path: s.path };
+    default:
+      return assertNever(s, "disk source");
+  }
 }

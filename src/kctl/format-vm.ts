@@ -1,6 +1,7 @@
 import { vmFromPbTrusted } from "../api/convert-vm.js";
 import { API_VERSION } from "../domain/meta.js";
 import { formatMemory } from "../domain/quantity.js";
+import { rawBoot, rawDiskSource } from "../domain/vm.js";
 import type { SshKey as PbSshKey, Vm as PbVm } from "../gen/kcore/v1/vm_pb.js";
 import { age } from "./format.js";
 
@@ -8,7 +9,6 @@ import { age } from "./format.js";
 export function vmDocument(pb: PbVm): Record<string, unknown> {
   const v = vmFromPbTrusted(pb);
   const s = v.spec;
-  const boot = s.boot;
   return {
     apiVersion: API_VERSION,
     kind: "VM",
@@ -23,21 +23,12 @@ export function vmDocument(pb: PbVm): Record<string, unknown> {
     spec: {
       cpus: s.cpus,
       memory: formatMemory(s.memoryBytes),
-      boot:
-        boot.kind === "kernel"
-          ? {
-              kernel: boot.kernel,
-              ...(boot.initrd === undefined ? {} : { initrd: boot.initrd }),
-              ...(boot.cmdline === "" ? {} : { cmdline: boot.cmdline }),
-            }
-          : { firmware: boot.firmware },
+      boot: rawBoot(s.boot),
       ...(s.disks.length > 0
         ? {
             disks: s.disks.map((d) => ({
               name: d.name,
-              ...(d.source.kind === "image"
-                ? { url: d.source.url, sha256: d.source.sha256 }
-                : { path: d.source.path }),
+              ...rawDiskSource(d.source),
               format: d.format,
               ...(d.sizeBytes === undefined ? {} : { sizeBytes: d.sizeBytes }),
               ...(d.readOnly ? { readOnly: true } : {}),

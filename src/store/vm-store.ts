@@ -1,4 +1,3 @@
-import type { SshKeySpec } from "../domain/ssh-key.js";
 import type { Placed } from "../domain/scheduler.js";
 import { PENDING_VM_STATUS, type Vm, type VmSpec, type VmStatus } from "../domain/vm.js";
 import type { Db } from "./database.js";
@@ -32,13 +31,5 @@ export class VmStore extends ResourceStore<VmSpec, VmStatus> {
     return this.#placed
       .all()
       .map((r) => ({ node: r.node, memoryBytes: r.memory, cpuMillis: r.cpus * 1000 }));
-  }
-}
-
-export type SshKeyStatus = Readonly<Record<string, never>>;
-
-export class SshKeyStore extends ResourceStore<SshKeySpec, SshKeyStatus> {
-  constructor(db: Db, commit: GroupCommitter) {
-    super(db, commit, { table: "ssh_keys", kind: "SshKey", initialStatus: {}, nodeOf: () => "" });
   }
 }

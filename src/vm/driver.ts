@@ -1,7 +1,16 @@
 import type { Observed } from "../domain/vm-state.js";
-import type { VmBoot } from "../domain/vm.js";
 
 export type HypervisorKind = "qemu" | "cloud-hypervisor";
+
+/** How the plan boots; node paths already resolved by the path gate. */
+export type PlanBoot =
+  | {
+      readonly kind: "kernel";
+      readonly kernel: string;
+      readonly initrd?: string;
+      readonly cmdline: string;
+    }
+  | { readonly kind: "firmware"; readonly firmware: string };
 
 /** Everything a driver needs to start one VM, with every path already through its gate. */
 export interface VmPlan {
@@ -9,7 +18,7 @@ export interface VmPlan {
   readonly uid: string;
   readonly cpus: number;
   readonly memoryBytes: number;
-  readonly boot: VmBoot;
+  readonly boot: PlanBoot;
   readonly disks: readonly {
     readonly path: string;
     readonly format: "raw" | "qcow2";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { KcoreError } from "../domain/errors.js";
 import { CloudHypervisorDriver } from "./cloud-hypervisor/driver.js";
 import type { HypervisorDriver } from "./driver.js";
-import { chooseAccel, type Accel } from "./qemu/accel.js";
+import { chooseAccel } from "./qemu/accel.js";
 import { QemuDriver } from "./qemu/driver.js";
 
 function onPath(binary: string): boolean {
@@ -25,21 +25,20 @@ export interface HypervisorChoice {
 
 /** The node's hypervisor driver, as `--hypervisor` and `--accel` ask. */
 export async function selectHypervisor(c: HypervisorChoice): Promise<HypervisorDriver> {
+  const accel = c.accel;
+  if (accel !== "auto" && accel !== "kvm" && accel !== "tcg")
+    throw new KcoreError(
+      "InvalidArgument",
+      `--accel: invalid value ${JSON.stringify(accel)}: expected kvm, tcg or auto`,
+    );
   const chBinary = c.chCommand[0] ?? "cloud-hypervisor";
   let kind = c.hypervisor;
   if (kind === "auto") kind = onPath(chBinary) ? "cloud-hypervisor" : "qemu";
   switch (kind) {
     case "cloud-hypervisor":
       return new CloudHypervisorDriver(c.chCommand);
-    case "qemu": {
-      if (c.accel !== "auto" && c.accel !== "kvm" && c.accel !== "tcg")
-        throw new KcoreError(
-          "InvalidArgument",
-          `--accel: invalid value ${JSON.stringify(c.accel)}: expected kvm, tcg or auto`,
-        );
-      const accel: Accel | "auto" = c.accel;
+    case "qemu":
       return new QemuDriver("qemu-system-x86_64", await chooseAccel("qemu-system-x86_64", accel));
-    }
     default:
       throw new KcoreError(
         "InvalidArgument",

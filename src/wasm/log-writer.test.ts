@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { renderRecords } from "../agent/log-reader.js";
+import { renderRecords } from "../agent/wasm/log-reader.js";
 import { LogWriter, MAX_LOG_LINE_BYTES } from "./log-writer.js";
 
 test("whatever a module writes, in whatever chunks, reads back as the same text", () => {

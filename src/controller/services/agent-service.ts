@@ -1,12 +1,11 @@
 import { InvalidFieldError, KcoreError } from "../../domain/errors.js";
 import { parseLabels, parseName } from "../../domain/names.js";
 import type { WasmWorkload } from "../../domain/wasm-workload.js";
-import { resourcesFromPb } from "../../api/convert-node.js";
-import { nodeToPb } from "../../api/convert-node.js";
+import { nodeToPb, resourcesFromPb } from "../../api/convert-node.js";
 import { statusFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
 import { untilAborted, type ServiceImpl } from "../../api/gate.js";
 import type { AgentService } from "../../gen/kcore/v1/agent_pb.js";
-import type { ResourceEvent } from "../../store/resource-store.js";
+import type { ResourceEvent, ResourceStore } from "../../store/resource-store.js";
 import type { Vm } from "../../domain/vm.js";
 import { vmStatusFromPb, vmToPb } from "../../api/convert-vm.js";
 import type { ControllerContext } from "../context.js";
@@ -22,6 +21,39 @@ function assignmentKey(
   ]
     .sort()
     .join(",");
+}
+
+/** Most status reports one call may carry. */
+const MAX_REPORTS = 10_000;
+
+/**
+ * Writes a node's status reports. Every report is parsed before any is written, so a bad one
+ * leaves nothing half-applied; a report about a resource placed on another node is ignored.
+ */
+async function writeReports<Spec, Status extends { readonly node: string }, Wire, Parsed>(
+  store: ResourceStore<Spec, Status>,
+  req: {
+    nodeName: string;
+    reports: readonly { name: string; uid: string; status?: Wire | undefined }[];
+  },
+  parse: (field: string, s: Wire | undefined) => Parsed,
+  withNode: (s: Parsed, node: string) => Status,
+): Promise<void> {
+  const node = parseName("nodeName", req.nodeName);
+  if (req.reports.length > MAX_REPORTS)
+    throw new InvalidFieldError("reports", `at most ${MAX_REPORTS} reports per call`);
+  const reports = req.reports.map((r, i) => ({
+    name: r.name,
+    uid: r.uid,
+    status: parse(`reports[${i}].status`, r.status),
+  }));
+  await Promise.all(
+    reports.map((r) =>
+      store.updateStatus(r.name, r.uid, (cur) =>
+        cur.status.node === node ? withNode(r.status, node) : undefined,
+      ),
+    ),
+  );
 }
 
 export function agentService(c: ControllerContext): ServiceImpl<typeof AgentService> {
@@ -116,40 +148,11 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       }
     },
     async reportWorkloadStatus(req) {
-      const node = parseName("nodeName", req.nodeName);
-      if (req.reports.length > 10_000)
-        throw new InvalidFieldError("reports", "at most 10000 reports per call");
-      // Every report is checked before any is written: a bad one leaves nothing half-applied.
-      const reports = req.reports.map((r, i) => ({
-        name: r.name,
-        uid: r.uid,
-        status: statusFromPb(`reports[${i}].status`, r.status),
-      }));
-      await Promise.all(
-        reports.map((r) =>
-          c.workloads.updateStatus(r.name, r.uid, (cur) =>
-            cur.status.node === node ? { ...r.status, node } : undefined,
-          ),
-        ),
-      );
+      await writeReports(c.workloads, req, statusFromPb, (s, node) => ({ ...s, node }));
       return {};
     },
     async reportVmStatus(req) {
-      const node = parseName("nodeName", req.nodeName);
-      if (req.reports.length > 10_000)
-        throw new InvalidFieldError("reports", "at most 10000 reports per call");
-      const reports = req.reports.map((r, i) => ({
-        name: r.name,
-        uid: r.uid,
-        status: vmStatusFromPb(`reports[${i}].status`, r.status),
-      }));
-      await Promise.all(
-        reports.map((r) =>
-          c.vms.updateStatus(r.name, r.uid, (cur) =>
-            cur.status.node === node ? { ...r.status, node } : undefined,
-          ),
-        ),
-      );
+      await writeReports(c.vms, req, vmStatusFromPb, (s, node) => ({ ...s, node }));
       return {};
     },
   };

@@ -1,27 +1,12 @@
 import { KcoreError, NotFoundError, InvalidFieldError, showValue } from "../../domain/errors.js";
 import { parseName } from "../../domain/names.js";
-import { isReady, type Node } from "../../domain/node.js";
-import type { Vm } from "../../domain/vm.js";
+import type { Node } from "../../domain/node.js";
+import { VM_LIMITS, type Vm } from "../../domain/vm.js";
 import { sshKeyFromPb, sshKeyToPb, vmFromPb, vmToPb } from "../../api/convert-vm.js";
-import { untilAborted, type ServiceImpl } from "../../api/gate.js";
-import { ApplyOutcome, WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
+import type { ServiceImpl } from "../../api/gate.js";
 import type { VmService } from "../../gen/kcore/v1/vm_pb.js";
-import type { VmEvent } from "../../store/vm-store.js";
 import type { ControllerContext } from "../context.js";
-
-const OUTCOME = {
-  created: ApplyOutcome.CREATED,
-  configured: ApplyOutcome.CONFIGURED,
-  unchanged: ApplyOutcome.UNCHANGED,
-} as const;
-const EVENT = {
-  ADDED: WatchEventType.ADDED,
-  MODIFIED: WatchEventType.MODIFIED,
-  DELETED: WatchEventType.DELETED,
-} as const;
-
-/** Most bytes of console input one message may carry. */
-const MAX_CONSOLE_INPUT = 64 * 1024;
+import { OUTCOME, readyNodeOf, watchStore } from "./common.js";
 
 export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
   const get = (name: string): Vm => {
@@ -29,27 +14,15 @@ export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
     if (!v) throw new NotFoundError("VM", name);
     return v;
   };
-  /** The ready node a VM runs on, for calls that go through to its agent. */
-  const nodeOf = (v: Vm): Node => {
-    const nodeName = v.status.node;
-    if (nodeName === "")
-      throw new KcoreError(
-        "FailedPrecondition",
-        `VM '${v.metadata.name}' has not been placed on a node yet`,
-      );
-    const node = c.nodes.get(nodeName);
-    if (!node)
-      throw new KcoreError(
-        "FailedPrecondition",
-        `node '${nodeName}' of VM '${v.metadata.name}' is not registered`,
-      );
-    if (!isReady(node, c.now().getTime()))
-      throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
-    return node;
-  };
+  const nodeOf = (v: Vm): Node => readyNodeOf(c, "VM", v.metadata.name, v.status.node);
   return {
     async applyVm(req) {
       const { name, labels, spec } = vmFromPb(req.vm);
+      if (spec.network !== undefined)
+        throw new KcoreError(
+          "FailedPrecondition",
+          `spec.network: Network resources are not supported by this version (got ${showValue(spec.network)}); leave it out`,
+        );
       spec.sshKeys.forEach((k, i) => {
         if (!c.sshKeys.get(k))
           throw new KcoreError(
@@ -76,20 +49,9 @@ export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
     },
     async watchVms(req, ctx, send) {
       const only = req.name === "" ? undefined : parseName("name", req.name);
-      const onChange = (e: VmEvent): void => {
-        if (only !== undefined && e.resource.metadata.name !== only) return;
-        send({ type: EVENT[e.type], vm: vmToPb(e.resource) });
-      };
-      c.vms.events.on("change", onChange);
-      try {
-        for (const v of c.vms.list()) {
-          if (only === undefined || v.metadata.name === only)
-            send({ type: WatchEventType.ADDED, vm: vmToPb(v) });
-        }
-        await untilAborted(ctx.signal);
-      } finally {
-        c.vms.events.off("change", onChange);
-      }
+      await watchStore(c.vms, only, ctx.signal, (type, v) => {
+        send({ type, vm: vmToPb(v) });
+      });
     },
     async setVmState(req) {
       const desired = req.desiredState;
@@ -124,20 +86,37 @@ export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
       if (first.done === true) return;
       const v = get(first.value.name);
       const node = nodeOf(v);
-      const call = c.agentClient(node.status.address).attachVmConsole({ signal: ctx.signal });
+      // Ends the call to the node when this call ends, or when the input is refused.
+      const toNode = new AbortController();
+      ctx.signal.addEventListener(
+        "abort",
+        () => {
+          toNode.abort();
+        },
+        { once: true },
+      );
+      const call = c.agentClient(node.status.address).attachVmConsole({ signal: toNode.signal });
       call.write({ vmName: v.metadata.name, vmUid: v.metadata.uid, data: first.value.data });
+      let refused: Error | undefined;
       const pump = (async () => {
         for (;;) {
           const next = await it.next();
           if (next.done === true) break;
-          if (next.value.data.length > MAX_CONSOLE_INPUT)
-            throw new InvalidFieldError("data", `at most ${MAX_CONSOLE_INPUT} bytes per message`);
+          if (next.value.data.length > VM_LIMITS.maxConsoleInput)
+            throw new InvalidFieldError(
+              "data",
+              `at most ${VM_LIMITS.maxConsoleInput} bytes per message`,
+            );
           call.write({ data: next.value.data });
         }
         call.end();
-      })();
+      })().catch((e: unknown) => {
+        refused = e instanceof Error ? e : new Error(String(e));
+        toNode.abort();
+      });
       for await (const out of call) send({ data: out.data });
-      await pump.catch(() => undefined);
+      await pump;
+      if (refused !== undefined) throw refused;
     },
     async applySshKey(req) {
       const { name, labels, spec } = sshKeyFromPb(req.sshKey);

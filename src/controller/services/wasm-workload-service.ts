@@ -1,24 +1,11 @@
 import { KcoreError, NotFoundError } from "../../domain/errors.js";
 import { parseName } from "../../domain/names.js";
-import { isReady } from "../../domain/node.js";
 import type { WasmWorkload } from "../../domain/wasm-workload.js";
 import { workloadFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
-import { untilAborted, type ServiceImpl } from "../../api/gate.js";
-import { ApplyOutcome, WatchEventType } from "../../gen/kcore/v1/meta_pb.js";
+import type { ServiceImpl } from "../../api/gate.js";
 import type { WasmWorkloadService } from "../../gen/kcore/v1/wasm_workload_pb.js";
-import type { WorkloadEvent } from "../../store/wasm-workload-store.js";
 import type { ControllerContext } from "../context.js";
-
-const OUTCOME = {
-  created: ApplyOutcome.CREATED,
-  configured: ApplyOutcome.CONFIGURED,
-  unchanged: ApplyOutcome.UNCHANGED,
-} as const;
-const EVENT = {
-  ADDED: WatchEventType.ADDED,
-  MODIFIED: WatchEventType.MODIFIED,
-  DELETED: WatchEventType.DELETED,
-} as const;
+import { OUTCOME, readyNodeOf, watchStore } from "./common.js";
 
 export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof WasmWorkloadService> {
   const get = (name: string): WasmWorkload => {
@@ -68,37 +55,13 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     },
     async watchWasmWorkloads(req, ctx, send) {
       const only = req.name === "" ? undefined : parseName("name", req.name);
-      const onChange = (e: WorkloadEvent): void => {
-        if (only !== undefined && e.resource.metadata.name !== only) return;
-        send({ type: EVENT[e.type], workload: workloadToPb(e.resource) });
-      };
-      c.workloads.events.on("change", onChange);
-      try {
-        for (const w of c.workloads.list()) {
-          if (only === undefined || w.metadata.name === only)
-            send({ type: WatchEventType.ADDED, workload: workloadToPb(w) });
-        }
-        await untilAborted(ctx.signal);
-      } finally {
-        c.workloads.events.off("change", onChange);
-      }
+      await watchStore(c.workloads, only, ctx.signal, (type, w) => {
+        send({ type, workload: workloadToPb(w) });
+      });
     },
     async workloadLogs(req, ctx, send) {
       const w = get(req.name);
-      const nodeName = w.status.node;
-      if (nodeName === "")
-        throw new KcoreError(
-          "FailedPrecondition",
-          `WasmWorkload '${w.metadata.name}' has not been placed on a node yet`,
-        );
-      const node = c.nodes.get(nodeName);
-      if (!node)
-        throw new KcoreError(
-          "FailedPrecondition",
-          `node '${nodeName}' of WasmWorkload '${w.metadata.name}' is not registered`,
-        );
-      if (!isReady(node, c.now().getTime()))
-        throw new KcoreError("Unavailable", `node '${nodeName}' is not ready`);
+      const node = readyNodeOf(c, "WasmWorkload", w.metadata.name, w.status.node);
       const client = c.agentClient(node.status.address);
       const stream = client.readLogs(
         {

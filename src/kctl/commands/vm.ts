@@ -19,11 +19,19 @@ export const DETACH_BYTE = 0x1d;
 
 /**
  * `kctl console vm NAME`: the VM's serial console on this terminal (raw mode when it is one).
- * Ctrl-] detaches; the VM keeps running.
+ * Ctrl-] detaches, and so does the end of standard input; the VM keeps running either way. The
+ * console ending from the other side (the VM stopped, the node went away) is an error.
  */
 export async function consoleVm(name: string, flags: GlobalFlags): Promise<void> {
   const c = connect(VmService, flags);
   const ac = new AbortController();
+  // Set from event handlers, so kept in an object the compiler does not narrow.
+  const session = { detached: false };
+  const detach = (): void => {
+    session.detached = true;
+    call.end();
+    ac.abort();
+  };
   const call = c.attachConsole({ signal: ac.signal });
   call.write({ name, data: new Uint8Array() });
   const stdin = process.stdin;
@@ -33,29 +41,26 @@ export async function consoleVm(name: string, flags: GlobalFlags): Promise<void>
     process.stderr.write(`connected to vm/${name}; press Ctrl-] to detach\r\n`);
   const onData = (d: Buffer): void => {
     const i = d.indexOf(DETACH_BYTE);
-    if (i >= 0) {
-      if (i > 0) call.write({ data: d.subarray(0, i) });
-      call.end();
-      ac.abort();
+    if (i < 0) {
+      call.write({ data: d });
       return;
     }
-    call.write({ data: d });
+    if (i > 0) call.write({ data: d.subarray(0, i) });
+    detach();
   };
   stdin.on("data", onData);
-  stdin.once("end", () => {
-    call.end();
-  });
+  stdin.once("end", detach);
   try {
     for await (const chunk of call) await out.write(chunk.data);
   } catch (e) {
-    if (!ac.signal.aborted) throw e;
+    if (!session.detached) throw e;
   } finally {
     stdin.off("data", onData);
+    stdin.off("end", detach);
     if (raw) stdin.setRawMode(false);
     stdin.pause();
     c.close();
   }
-  if (!ac.signal.aborted && !raw) return;
-  if (ac.signal.aborted && process.stderr.isTTY) process.stderr.write("\r\ndetached\r\n");
-  if (!ac.signal.aborted) throw new KcoreError("Unavailable", "the console closed");
+  if (!session.detached) throw new KcoreError("Unavailable", `the console of vm/${name} closed`);
+  if (process.stderr.isTTY) process.stderr.write("\r\ndetached\r\n");
 }

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
 import type { Observed } from "../../domain/vm-state.js";
-import { isSameProcess, signalProcess } from "../../util/processes.js";
-import type { HypervisorDriver, VmPlan, VmProcess, VmRuntimePaths } from "../driver.js";
+import { isSameProcess } from "../../util/processes.js";
+import { assertNever } from "../../domain/assert-never.js";
+import type { HypervisorDriver, PlanBoot, VmPlan, VmProcess, VmRuntimePaths } from "../driver.js";
+import { HypervisorProcess, removeSockets } from "../hypervisor-process.js";
 import { spawnDetached, startFailure, waitForSocket } from "../spawn.js";
 import { chCall, CloudHypervisorError } from "./api-client.js";
 import { parseChEvents, type ChEvent } from "./events.js";
@@ -10,20 +11,28 @@ import { parseChEvents, type ChEvent } from "./events.js";
 /** Every API call has this long to answer (vm.boot returns once the vCPUs run). */
 const CALL_TIMEOUT_MS = 10_000;
 
+/** The `payload` of `vm.create`: a kernel (with initramfs and command line) or firmware. */
+function payload(boot: PlanBoot): Record<string, string> {
+  switch (boot.kind) {
+    case "kernel":
+      return {
+        kernel: boot.kernel,
+        cmdline: boot.cmdline,
+        ...(boot.initrd === undefined ? {} : { initramfs: boot.initrd }),
+      };
+    case "firmware":
+      return { firmware: boot.firmware };
+    default:
+      return assertNever(boot, "boot");
+  }
+}
+
 /** The `vm.create` body for a plan (schema `VmConfig` in CH's API description). */
 export function vmConfig(plan: VmPlan, paths: VmRuntimePaths): Record<string, unknown> {
-  const boot = plan.boot;
   return {
     cpus: { boot_vcpus: plan.cpus, max_vcpus: plan.cpus },
     memory: { size: plan.memoryBytes },
-    payload:
-      boot.kind === "kernel"
-        ? {
-            kernel: boot.kernel,
-            cmdline: boot.cmdline,
-            ...(boot.initrd === undefined ? {} : { initramfs: boot.initrd }),
-          }
-        : { firmware: boot.firmware },
+    payload: payload(plan.boot),
     disks: plan.disks.map((d) => ({
       path: d.path,
       readonly: d.readOnly,
@@ -54,59 +63,35 @@ export function observedFromChState(state: unknown): Observed {
   }
 }
 
-class ChProcess implements VmProcess {
-  readonly pid: number;
-  readonly startTime: string;
+class ChProcess extends HypervisorProcess {
   readonly logsItself = false;
-  readonly #paths: VmRuntimePaths;
-
-  constructor(pid: number, startTime: string, paths: VmRuntimePaths) {
-    this.pid = pid;
-    this.startTime = startTime;
-    this.#paths = paths;
-  }
-
-  #alive(): boolean {
-    return isSameProcess(this.pid, this.startTime);
-  }
 
   #call(method: "GET" | "PUT", endpoint: string, body?: unknown) {
-    return chCall(this.#paths.controlSocket, method, endpoint, body, {
+    return chCall(this.paths.controlSocket, method, endpoint, body, {
       timeoutMs: CALL_TIMEOUT_MS,
     });
   }
 
-  async observe(): Promise<Observed> {
-    if (!this.#alive()) return { kind: "absent" };
-    try {
-      const res = await this.#call("GET", "vm.info");
-      return observedFromChState((res.body as { state?: unknown } | undefined)?.state);
-    } catch (e) {
-      if (!this.#alive()) return { kind: "absent" };
-      // No VM configured in a live VMM: 404 from v53, 500 before.
-      if (e instanceof CloudHypervisorError && (e.status === 404 || e.status === 500))
-        return { kind: "absent" };
-      return { kind: "unreachable", reason: e instanceof Error ? e.message : String(e) };
-    }
+  protected async query(): Promise<Observed> {
+    const res = await this.#call("GET", "vm.info");
+    const observed = observedFromChState((res.body as { state?: unknown } | undefined)?.state);
+    // A panicked guest still shows Running in vm.info; the event monitor tells.
+    const last = readChEvents(this.paths.eventsFile).at(-1);
+    if (observed.kind === "running" && last?.source === "guest" && last.event === "panic")
+      return { kind: "shutdown" };
+    return observed;
+  }
+
+  /** No VM configured in a live VMM: 404 from v53, 500 before. */
+  protected override readonly meansAbsent = (e: unknown): boolean =>
+    e instanceof CloudHypervisorError && (e.status === 404 || e.status === 500);
+
+  protected askToQuit(): Promise<unknown> {
+    return this.#call("PUT", "vmm.shutdown");
   }
 
   async powerButton(): Promise<void> {
     await this.#call("PUT", "vm.power-button");
-  }
-
-  async forceStop(): Promise<void> {
-    if (!this.#alive()) return;
-    try {
-      await this.#call("PUT", "vmm.shutdown");
-    } catch {
-      // unreachable or already going: the signal below ends it
-    }
-    for (let i = 0; i < 50 && this.#alive(); i++) await sleep(20);
-    if (this.#alive()) signalProcess(this.pid, "SIGKILL");
-    for (let i = 0; i < 100 && this.#alive(); i++) await sleep(20);
-    // A killed VMM leaves its sockets behind; the next start must not trip over them.
-    for (const s of [this.#paths.controlSocket, this.#paths.serialSocket])
-      if (existsSync(s)) rmSync(s, { force: true });
   }
 }
 
@@ -127,7 +112,7 @@ export class CloudHypervisorDriver implements HypervisorDriver {
   async start(plan: VmPlan, paths: VmRuntimePaths): Promise<VmProcess> {
     // A stale serial socket would make vm.create fail (CH binds it and refuses an existing file);
     // CH v53+ removes a stale API socket itself, older versions need it gone too.
-    for (const s of [paths.controlSocket, paths.serialSocket]) if (existsSync(s)) rmSync(s);
+    removeSockets(paths);
     const [bin = "cloud-hypervisor", ...pre] = this.#command;
     const p = spawnDetached(
       bin,

@@ -1,8 +1,10 @@
-import { existsSync, rmSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { assertNever } from "../../domain/assert-never.js";
 import type { Observed } from "../../domain/vm-state.js";
-import { isSameProcess, signalProcess } from "../../util/processes.js";
+import { isSameProcess } from "../../util/processes.js";
 import type { HypervisorDriver, VmPlan, VmProcess, VmRuntimePaths } from "../driver.js";
+import { HypervisorProcess, removeSockets } from "../hypervisor-process.js";
 import { spawnDetached, startFailure, waitForSocket } from "../spawn.js";
 import type { Accel } from "./accel.js";
 import { qmpExecute } from "./qmp.js";
@@ -50,6 +52,8 @@ export function qemuArgs(plan: VmPlan, paths: VmRuntimePaths, accel: Accel): str
     case "firmware":
       args.push("-bios", boot.firmware);
       break;
+    default:
+      assertNever(boot, "boot");
   }
   plan.disks.forEach((d, i) => {
     args.push(
@@ -87,54 +91,27 @@ export function observedFromQmpStatus(status: string): Observed {
   }
 }
 
-class QemuProcess implements VmProcess {
-  readonly pid: number;
-  readonly startTime: string;
+class QemuProcess extends HypervisorProcess {
   readonly logsItself = true;
-  readonly #paths: VmRuntimePaths;
 
-  constructor(pid: number, startTime: string, paths: VmRuntimePaths) {
-    this.pid = pid;
-    this.startTime = startTime;
-    this.#paths = paths;
+  protected async query(): Promise<Observed> {
+    const [st] = await qmpExecute(
+      this.paths.controlSocket,
+      [{ execute: "query-status" }],
+      QMP_TIMEOUT_MS,
+    );
+    const status = (st as { status?: unknown } | undefined)?.status;
+    return typeof status === "string"
+      ? observedFromQmpStatus(status)
+      : { kind: "unreachable", reason: "query-status gave no status" };
   }
 
-  #alive(): boolean {
-    return isSameProcess(this.pid, this.startTime);
-  }
-
-  async observe(): Promise<Observed> {
-    if (!this.#alive()) return { kind: "absent" };
-    try {
-      const [st] = await qmpExecute(
-        this.#paths.controlSocket,
-        [{ execute: "query-status" }],
-        QMP_TIMEOUT_MS,
-      );
-      const status = (st as { status?: unknown } | undefined)?.status;
-      return typeof status === "string"
-        ? observedFromQmpStatus(status)
-        : { kind: "unreachable", reason: "query-status gave no status" };
-    } catch (e) {
-      if (!this.#alive()) return { kind: "absent" };
-      return { kind: "unreachable", reason: e instanceof Error ? e.message : String(e) };
-    }
+  protected askToQuit(): Promise<unknown> {
+    return qmpExecute(this.paths.controlSocket, [{ execute: "quit" }], QMP_TIMEOUT_MS);
   }
 
   async powerButton(): Promise<void> {
-    await qmpExecute(this.#paths.controlSocket, [{ execute: "system_powerdown" }], QMP_TIMEOUT_MS);
-  }
-
-  async forceStop(): Promise<void> {
-    if (!this.#alive()) return;
-    try {
-      await qmpExecute(this.#paths.controlSocket, [{ execute: "quit" }], QMP_TIMEOUT_MS);
-    } catch {
-      // unreachable: the signal below ends it
-    }
-    for (let i = 0; i < 50 && this.#alive(); i++) await sleep(20);
-    if (this.#alive()) signalProcess(this.pid, "SIGKILL");
-    for (let i = 0; i < 100 && this.#alive(); i++) await sleep(20);
+    await qmpExecute(this.paths.controlSocket, [{ execute: "system_powerdown" }], QMP_TIMEOUT_MS);
   }
 }
 
@@ -154,7 +131,9 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async start(plan: VmPlan, paths: VmRuntimePaths): Promise<VmProcess> {
-    for (const s of [paths.controlSocket, paths.serialSocket]) if (existsSync(s)) rmSync(s);
+    removeSockets(paths);
+    // Created here so that it is private from the start (QEMU would create it world-readable).
+    closeSync(openSync(paths.consoleLog, "a", 0o600));
     const p = spawnDetached(this.#binary, qemuArgs(plan, paths, this.#accel), paths.hypervisorLog);
     const proc = new QemuProcess(p.pid, p.startTime, paths);
     try {

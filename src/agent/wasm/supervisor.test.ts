@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import pino from "pino";
-import { DEFAULT_BACKOFF } from "../domain/backoff.js";
-import type { SafeName } from "../domain/names.js";
-import type { ExitInfo } from "../domain/workload-state.js";
+import { DEFAULT_BACKOFF } from "../../domain/backoff.js";
+import type { SafeName } from "../../domain/names.js";
+import type { ExitInfo } from "../../domain/workload-state.js";
 import {
   parseWasmWorkloadSpec,
   PENDING_STATUS,
   type WasmWorkload,
   type WasmWorkloadStatus,
-} from "../domain/wasm-workload.js";
-import type { Clock } from "./clock.js";
+} from "../../domain/wasm-workload.js";
+import type { Clock } from "../clock.js";
 import { WorkloadSupervisor, type LaunchedProcess, type SupervisorRecord } from "./supervisor.js";
 
 /** A clock whose time moves only when the test says so. */

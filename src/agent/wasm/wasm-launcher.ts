@@ -1,25 +1,20 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import type { ExitInfo } from "../domain/workload-state.js";
-import type { WasmWorkload } from "../domain/wasm-workload.js";
-import { writeFileAtomic } from "../util/atomic-file.js";
-import type { RunnerExit, RunnerSpec } from "../wasm/runner-spec.js";
+import type { ExitInfo } from "../../domain/workload-state.js";
+import type { WasmWorkload } from "../../domain/wasm-workload.js";
+import { writeFileAtomic } from "../../util/atomic-file.js";
+import type { RunnerExit, RunnerSpec } from "../../wasm/runner-spec.js";
 import { createGroup, removeGroup, wasOomKilled, type Cgroups } from "./cgroups.js";
-import { RUNTIME_WRITE, type WorkloadPaths } from "./layout.js";
-import { processStartTime, signalProcess } from "../util/processes.js";
+import { RUNTIME_WRITE } from "../records.js";
+import type { WorkloadPaths } from "./layout.js";
+import { processStartTime, signalProcess } from "../../util/processes.js";
 import { WarmPool } from "./warm-pool.js";
 import type { Adopted, LaunchedProcess, SupervisorRecord } from "./supervisor.js";
 
-/** The runner script, next to this file in the build. */
-export const RUNNER_SCRIPT = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "wasm",
-  "runner-main.js",
-);
+/** The module process's script (`src/wasm/runner-main.ts` in the build). */
+export const RUNNER_SCRIPT = fileURLToPath(new URL("../../wasm/runner-main.js", import.meta.url));
 
 /** Room in a warm runner's command line for the title it takes once given a module (Linux keeps argv's size). */
 const TITLE_ROOM = "-".repeat(160);

@@ -1,14 +1,14 @@
 import type { Logger } from "pino";
-import type { BackoffPolicy } from "../domain/backoff.js";
+import type { BackoffPolicy } from "../../domain/backoff.js";
 import {
   decideAfterExit,
   phaseOf,
   transition,
   type ExitInfo,
   type WorkloadState,
-} from "../domain/workload-state.js";
-import type { WasmWorkload, WasmWorkloadStatus } from "../domain/wasm-workload.js";
-import type { Clock } from "./clock.js";
+} from "../../domain/workload-state.js";
+import type { WasmWorkload, WasmWorkloadStatus } from "../../domain/wasm-workload.js";
+import type { Clock } from "../clock.js";
 
 /** A module process the supervisor is watching. */
 export interface LaunchedProcess {

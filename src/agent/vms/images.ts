@@ -13,9 +13,9 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { HttpsUrl } from "../domain/download.js";
-import { KcoreError } from "../domain/errors.js";
-import type { Sha256 } from "../domain/names.js";
+import type { HttpsUrl } from "../../domain/download.js";
+import { KcoreError } from "../../domain/errors.js";
+import type { Sha256 } from "../../domain/names.js";
 
 const run = promisify(execFile);
 

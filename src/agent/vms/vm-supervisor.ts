@@ -1,9 +1,15 @@
 import type { Logger } from "pino";
-import { backoffDelay, type BackoffPolicy } from "../domain/backoff.js";
-import type { Vm, VmStatus } from "../domain/vm.js";
-import { transitionVm, type Observed, type VmLifecycle, type VmState } from "../domain/vm-state.js";
-import type { HypervisorDriver, VmPlan, VmProcess } from "../vm/driver.js";
-import type { Clock } from "./clock.js";
+import { assertNever } from "../../domain/assert-never.js";
+import { backoffDelay, type BackoffPolicy } from "../../domain/backoff.js";
+import type { Vm, VmStatus } from "../../domain/vm.js";
+import {
+  transitionVm,
+  type Observed,
+  type VmLifecycle,
+  type VmState,
+} from "../../domain/vm-state.js";
+import type { HypervisorDriver, VmPlan, VmProcess } from "../../vm/driver.js";
+import type { Clock } from "../clock.js";
 import { SerialRelay, trimConsoleLog } from "./console.js";
 import type { VmPaths } from "./vm-layout.js";
 
@@ -221,11 +227,7 @@ export class VmSupervisor {
         this.#move("Starting", observed, "the hypervisor has the VM but has not booted it");
         return;
       case "paused":
-        this.#move(
-          this.#life.state === "Running" ? "Running" : "Stopping",
-          observed,
-          "the VM is paused in the hypervisor",
-        );
+        this.#move("Running", observed, "the VM is paused in the hypervisor");
         return;
       case "unreachable":
         this.#move("Unknown", observed, `cannot reach the hypervisor: ${observed.reason}`);
@@ -233,6 +235,8 @@ export class VmSupervisor {
       case "shutdown":
       case "absent":
         break;
+      default:
+        assertNever(observed, "observed VM state");
     }
     // Nothing runs: it crashed, the guest powered off, or it has not started yet.
     if (observed.kind === "shutdown" && this.#proc) {

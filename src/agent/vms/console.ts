@@ -10,6 +10,7 @@ import {
   truncateSync,
 } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** Each console log file is kept under this size; one older file is kept beside it. */
@@ -128,11 +129,14 @@ const sizeOf = (p: string): number => {
 function tail(text: Buffer, lines: number | undefined): Buffer {
   if (lines === undefined) return text;
   if (lines <= 0) return Buffer.alloc(0);
-  let i = text.length;
-  if (text[i - 1] === 0x0a) i -= 1;
-  for (let n = 0; n < lines && i > 0; n++) {
-    i = text.lastIndexOf(0x0a, i - 1);
-    if (i < 0) return text;
+  // The final newline ends the last line; it does not start another.
+  let i = text[text.length - 1] === 0x0a ? text.length - 1 : text.length;
+  for (let n = 0; n < lines; n++) {
+    // Buffer.lastIndexOf counts a negative offset from the end: stop at the start instead.
+    if (i <= 0) return text;
+    const nl = text.lastIndexOf(0x0a, i - 1);
+    if (nl < 0) return text;
+    i = nl;
   }
   return text.subarray(i + 1);
 }
@@ -154,6 +158,8 @@ export async function* readConsoleLog(
   if (first.length > 0) yield first;
   while (opts.follow && !opts.signal.aborted) {
     await sleep(opts.pollMs ?? 200, undefined, { signal: opts.signal }).catch(() => undefined);
+    // The VM was deleted (its log directory with it): nothing more will come.
+    if (!existsSync(dirname(path))) return;
     const size = sizeOf(path);
     if (size < pos) pos = 0; // rotated or truncated: the new file starts over
     if (size > pos) {

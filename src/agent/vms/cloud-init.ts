@@ -3,7 +3,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
-import { KcoreError } from "../domain/errors.js";
+import { KcoreError } from "../../domain/errors.js";
 
 const run = promisify(execFile);
 

@@ -1,20 +1,19 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { vmStatusToPb } from "../api/convert-vm.js";
-import type { BackoffPolicy } from "../domain/backoff.js";
-import { KcoreError, NotFoundError } from "../domain/errors.js";
-import type { Vm, VmStatus } from "../domain/vm.js";
-import type { NodeConsoleInput } from "../gen/kcore/v1/agent_pb.js";
-import type { VmStatusReport } from "../gen/kcore/v1/agent_pb.js";
+import type { BackoffPolicy } from "../../domain/backoff.js";
+import { KcoreError, NotFoundError } from "../../domain/errors.js";
+import { VM_LIMITS, type Vm, type VmStatus } from "../../domain/vm.js";
+import type { NodeConsoleInput } from "../../gen/kcore/v1/agent_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ConsoleOutputSchema } from "../gen/kcore/v1/vm_pb.js";
-import { writeFileAtomic } from "../util/atomic-file.js";
-import type { HypervisorDriver } from "../vm/driver.js";
-import type { Clock } from "./clock.js";
+import type { ConsoleOutputSchema } from "../../gen/kcore/v1/vm_pb.js";
+import { writeFileAtomic } from "../../util/atomic-file.js";
+import type { HypervisorDriver } from "../../vm/driver.js";
+import type { Clock } from "../clock.js";
 import { readConsoleLog } from "./console.js";
 import { ImageCache } from "./images.js";
-import { RUNTIME_WRITE, UUID } from "./layout.js";
+import { RUNTIME_WRITE, UUID } from "../records.js";
+import { StatusBatcher } from "../status-batcher.js";
 import { vmPaths, type VmPaths } from "./vm-layout.js";
 import { provisionVm } from "./vm-provision.js";
 import { VmSupervisor, type VmRecord } from "./vm-supervisor.js";
@@ -34,11 +33,8 @@ export interface VmManagerOptions {
   readonly backoff: BackoffPolicy;
   readonly stopTimeoutMs: number;
   readonly pollMs: number;
-  readonly report: (reports: Omit<VmStatusReport, "$typeName">[]) => Promise<unknown>;
+  readonly report: (items: { vm: Vm; status: VmStatus }[]) => Promise<unknown>;
 }
-
-/** Most bytes of console input one message may carry. */
-const MAX_CONSOLE_INPUT = 64 * 1024;
 
 /** The node's VMs: one supervisor each, started, updated and removed to match the assignment. */
 export class VmManager {
@@ -51,14 +47,14 @@ export class VmManager {
   >();
   /** Removals in progress, by VM name: a new VM of the same name waits for its sockets. */
   readonly #removing = new Map<string, Promise<void>>();
-  readonly #dirty = new Map<string, { vm: Vm; status: VmStatus }>();
-  #flushing = false;
+  readonly #reports: StatusBatcher<{ vm: Vm; status: VmStatus }>;
   #closed = false;
 
   constructor(o: VmManagerOptions) {
     this.#o = o;
-    this.#log = o.logger.child({ component: "vms" });
+    this.#log = o.logger;
     this.#images = new ImageCache(o.dataDir);
+    this.#reports = new StatusBatcher(o.report, this.#log);
   }
 
   #paths(vm: Vm): VmPaths {
@@ -95,7 +91,7 @@ export class VmManager {
     const paths = this.#paths(vm);
     for (const d of [paths.stateDir, paths.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     writeFileAtomic(paths.assignment, JSON.stringify(a), 0o600, RUNTIME_WRITE);
-    const entry = { sup: undefined as unknown as VmSupervisor, keys: a.sshPublicKeys, paths };
+    const uid = vm.metadata.uid;
     const sup = new VmSupervisor(vm, {
       driver: this.#o.driver,
       paths,
@@ -105,7 +101,8 @@ export class VmManager {
       stopTimeoutMs: this.#o.stopTimeoutMs,
       pollMs: this.#o.pollMs,
       provision: (cur, progress) =>
-        provisionVm(cur, entry.keys, paths, {
+        // The keys of the newest assignment: they can change without a new generation.
+        provisionVm(cur, this.#sups.get(uid)?.keys ?? a.sshPublicKeys, paths, {
           dataDir: this.#o.dataDir,
           images: this.#images,
           progress,
@@ -117,8 +114,7 @@ export class VmManager {
         this.#queue(cur, status);
       },
     });
-    entry.sup = sup;
-    this.#sups.set(vm.metadata.uid, entry);
+    this.#sups.set(uid, { sup, keys: a.sshPublicKeys, paths });
     sup.start(record);
   }
 
@@ -168,7 +164,7 @@ export class VmManager {
       .delete()
       .then(() => {
         this.#sups.delete(uid);
-        this.#dirty.delete(uid);
+        this.#reports.forget(uid);
         const kept = vm.spec.disks.filter((d) => d.keep);
         for (const d of vm.spec.disks)
           if (!d.keep) rmSync(join(paths.diskDir, `${d.name}.qcow2`), { force: true });
@@ -233,10 +229,10 @@ export class VmManager {
       for (;;) {
         const next = await Promise.race([it.next(), ended.then(() => undefined)]);
         if (next === undefined || next.done === true) break;
-        if (next.value.data.length > MAX_CONSOLE_INPUT)
+        if (next.value.data.length > VM_LIMITS.maxConsoleInput)
           throw new KcoreError(
             "InvalidArgument",
-            `data: at most ${MAX_CONSOLE_INPUT} bytes per message`,
+            `data: at most ${VM_LIMITS.maxConsoleInput} bytes per message`,
           );
         session.input(next.value.data);
       }
@@ -246,52 +242,18 @@ export class VmManager {
   }
 
   #queue(vm: Vm, status: VmStatus): void {
-    this.#dirty.set(vm.metadata.uid, { vm, status });
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setImmediate(() => {
-      void this.#flush();
-    });
+    this.#reports.queue(vm.metadata.uid, { vm, status });
   }
 
+  /** Reports every VM's status again (after a reconnect, and periodically). */
   reportAll(): void {
     for (const { sup } of this.#sups.values()) this.#queue(sup.vm, sup.status());
-  }
-
-  async #flush(): Promise<void> {
-    const batch = [...this.#dirty.values()];
-    this.#dirty.clear();
-    try {
-      if (batch.length > 0)
-        await this.#o.report(
-          batch.map(({ vm, status }) => ({
-            name: vm.metadata.name,
-            uid: vm.metadata.uid,
-            status: vmStatusToPb(status),
-          })),
-        );
-      if (this.#dirty.size > 0)
-        setImmediate(() => {
-          void this.#flush();
-        });
-      else this.#flushing = false;
-    } catch (e) {
-      this.#log.debug(
-        { err: e instanceof Error ? e.message : String(e) },
-        "VM status report failed; will retry",
-      );
-      for (const b of batch)
-        if (!this.#dirty.has(b.vm.metadata.uid)) this.#dirty.set(b.vm.metadata.uid, b);
-      if (this.#closed) return;
-      setTimeout(() => {
-        void this.#flush();
-      }, 1000);
-    }
   }
 
   /** Stops supervising; hypervisors keep running (fail-static). */
   close(): void {
     this.#closed = true;
+    this.#reports.close();
     for (const { sup } of this.#sups.values()) sup.close();
   }
 }

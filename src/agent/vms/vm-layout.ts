@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { KcoreError } from "../domain/errors.js";
-import type { HypervisorKind, VmRuntimePaths } from "../vm/driver.js";
+import { KcoreError } from "../../domain/errors.js";
+import type { HypervisorKind, VmRuntimePaths } from "../../vm/driver.js";
 
 /** Where the agent keeps one VM's files. Names and uids are validated before they get here. */
 export interface VmPaths extends VmRuntimePaths {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { KcoreError } from "../domain/errors.js";
+import { KcoreError } from "../../domain/errors.js";
 
 export interface ReadLogsOptions {
   readonly follow: boolean;

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Sha256 } from "../domain/names.js";
-import type { ModuleRef } from "../domain/wasm-workload.js";
-import { assertNever } from "../domain/assert-never.js";
-import { writeFileAtomic } from "../util/atomic-file.js";
+import type { Sha256 } from "../../domain/names.js";
+import type { ModuleRef } from "../../domain/wasm-workload.js";
+import { assertNever } from "../../domain/assert-never.js";
+import { writeFileAtomic } from "../../util/atomic-file.js";
 
 /** Largest module the node downloads. */
 export const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;

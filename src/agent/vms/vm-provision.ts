@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { assertNever } from "../domain/assert-never.js";
-import type { Vm } from "../domain/vm.js";
-import { gateHostPath } from "../util/path-gate.js";
-import type { VmPlan } from "../vm/driver.js";
+import { assertNever } from "../../domain/assert-never.js";
+import type { Vm } from "../../domain/vm.js";
+import { gateHostPath } from "../../util/path-gate.js";
+import type { VmPlan } from "../../vm/driver.js";
 import { writeSeedImage } from "./cloud-init.js";
 import { createOverlay, type ImageCache } from "./images.js";
 import type { VmPaths } from "./vm-layout.js";
@@ -42,34 +42,17 @@ export async function provisionVm(
     case "kernel":
       planBoot = {
         kind: "kernel",
-        kernel: gateHostPath(
-          "spec.boot.kernel",
-          boot.kernel,
-          "file",
-          forbidden,
-        ) as typeof boot.kernel,
+        kernel: gateHostPath("spec.boot.kernel", boot.kernel, "file", forbidden),
         cmdline: boot.cmdline,
         ...(boot.initrd === undefined
           ? {}
-          : {
-              initrd: gateHostPath(
-                "spec.boot.initrd",
-                boot.initrd,
-                "file",
-                forbidden,
-              ) as typeof boot.kernel,
-            }),
+          : { initrd: gateHostPath("spec.boot.initrd", boot.initrd, "file", forbidden) }),
       };
       break;
     case "firmware":
       planBoot = {
         kind: "firmware",
-        firmware: gateHostPath(
-          "spec.boot.firmware",
-          boot.firmware,
-          "file",
-          forbidden,
-        ) as typeof boot.firmware,
+        firmware: gateHostPath("spec.boot.firmware", boot.firmware, "file", forbidden),
       };
       break;
     default:

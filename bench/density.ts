@@ -3,20 +3,13 @@
  * process, and the idle RSS of the agent and the controller, against a bare `node` process.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { memoryOf } from "../src/util/processes.js";
 import { buildCModule } from "../test/helpers/fixtures.js";
 import { TestCluster, waitFor } from "../test/helpers/cluster.js";
-import { fmt } from "./lib.js";
+import { fmt, rssOf } from "./lib.js";
 
 const MiB = 1024 * 1024;
-
-function rssOf(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? NaN) * 1024;
-}
 
 async function bareNodeRss(): Promise<number> {
   const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 5000)"], { stdio: "ignore" });

@@ -1,6 +1,6 @@
 /** Shared helpers of the benchmarks: percentiles, timing, and small servers started for a run. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -136,4 +136,15 @@ export async function startEtcd(
   const address = `127.0.0.1:${client}`;
   await waitFor(`etcd to serve (${err.slice(-500)})`, () => connects(client), 30_000, 100);
   return { address, proc, dir };
+}
+
+/** Resident memory of a process in bytes (NaN when it is gone). */
+export function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return Number(m?.[1] ?? NaN) * 1024;
+  } catch {
+    return NaN;
+  }
 }

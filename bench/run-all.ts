@@ -4,6 +4,8 @@ process.env.KCORE_TEST_LOG_LEVEL ??= "info";
 import { durableWrite } from "./durable-write.js";
 import { density } from "./density.js";
 import { moduleStart } from "./module-start.js";
+import { vmDensity } from "./vm-density.js";
+import { vmStart } from "./vm-start.js";
 
 const only = new Set(process.argv.slice(2));
 const want = (name: string): boolean => only.size === 0 || only.has(name);
@@ -11,3 +13,5 @@ const want = (name: string): boolean => only.size === 0 || only.has(name);
 if (want("write")) console.log(`${await durableWrite(Number(process.env.BENCH_WRITES ?? 3000))}\n`);
 if (want("start")) console.log(`${await moduleStart(Number(process.env.BENCH_STARTS ?? 20))}\n`);
 if (want("density")) console.log(`${await density([10, 100])}\n`);
+if (want("vm-start")) console.log(`${await vmStart(Number(process.env.BENCH_VM_STARTS ?? 5))}\n`);
+if (want("vm-density")) console.log(`${await vmDensity([1, 5, 20])}\n`);

@@ -31,6 +31,8 @@ export interface AgentOptions {
   readonly tls: TlsMaterial;
   readonly logger: Logger;
   readonly maxWorkloads: number;
+  /** Schedulable cpus per core: above 1 overcommits (idle VMs share cores). */
+  readonly cpuAllocationRatio: number;
   readonly backoff?: BackoffPolicy;
   readonly clock?: Clock;
   readonly heartbeatMs?: number;
@@ -246,7 +248,7 @@ export class Agent {
         nodeName: this.#o.nodeName,
         labels: { ...this.#o.labels },
         capacity: {
-          cpuMillis: BigInt(cpus().length * 1000),
+          cpuMillis: BigInt(Math.round(cpus().length * 1000 * this.#o.cpuAllocationRatio)),
           memoryBytes: BigInt(totalmem()),
           workloads: BigInt(this.#o.maxWorkloads),
         },

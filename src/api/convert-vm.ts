@@ -103,6 +103,7 @@ export function vmStatusToPb(s: VmStatus): PbVmStatus {
     message: s.message,
     observedGeneration: BigInt(s.observedGeneration),
     lastTransitionTime: s.lastTransitionTime,
+    restartCount: s.restartCount,
   });
 }
 
@@ -130,6 +131,7 @@ export function vmStatusFromPb(field: string, s: PbVmStatus | undefined): Omit<V
     message: text("message", s.message, 4096),
     observedGeneration: Number(s.observedGeneration),
     lastTransitionTime: text("lastTransitionTime", s.lastTransitionTime, 64),
+    restartCount: Math.max(0, s.restartCount),
   };
 }
 

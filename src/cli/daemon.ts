@@ -27,6 +27,24 @@ export function durationFlag(name: string, value: string | undefined, fallbackMs
   return value === undefined ? fallbackMs : parseDuration(`--${name}`, value);
 }
 
+/** A decimal number flag within [min, max], or `fallback` when absent. */
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max)
+    throw new KcoreError(
+      "InvalidArgument",
+      `--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
 export function intFlag(
   name: string,
   value: string | undefined,

@@ -11,6 +11,7 @@ export const OPTIONS = {
   labels: { type: "string" },
   "max-workloads": { type: "string" },
   "warm-pool": { type: "string" },
+  "cpu-allocation-ratio": { type: "string" },
   hypervisor: { type: "string" },
   accel: { type: "string" },
   "run-dir": { type: "string" },

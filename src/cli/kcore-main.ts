@@ -13,6 +13,7 @@ const USAGE = `kcore: control plane for bare-metal machines
               [--restart-backoff-initial 10s] [--restart-backoff-max 5m] [--resync-interval 30s]
               [--hypervisor cloud-hypervisor|qemu|auto] [--accel kvm|tcg|auto] [--run-dir DIR]
               [--cloud-hypervisor CMD] [--vm-stop-timeout 30s] [--vm-poll-interval 1s]
+              [--cpu-allocation-ratio 1]
   kcore agent init --node-name NAME [--data-dir DIR]
       creates the node's key and a certificate signing request (sign it with kctl certificate sign)
   kcore version`;

@@ -10,7 +10,7 @@ import { parseLabels, parseName } from "../domain/names.js";
 import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { defaultDataDir, defaultRunDir } from "../util/data-dir.js";
-import { durationFlag, intFlag, labelsFlag, untilSignal } from "./daemon.js";
+import { durationFlag, intFlag, labelsFlag, numberFlag, untilSignal } from "./daemon.js";
 import { defaultNodeName, type KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 
@@ -21,6 +21,7 @@ export async function agentTuning(f: KcoreFlags): Promise<{
   heartbeatMs: number;
   maxWorkloads: number;
   warmPool: number;
+  cpuAllocationRatio: number;
   hypervisor: HypervisorDriver;
   runDir: string;
   vmStopTimeoutMs: number;
@@ -50,6 +51,7 @@ export async function agentTuning(f: KcoreFlags): Promise<{
     heartbeatMs: durationFlag("heartbeat-interval", f["heartbeat-interval"], 10_000),
     maxWorkloads: intFlag("max-workloads", f["max-workloads"], 500, 1, 100_000),
     warmPool: intFlag("warm-pool", f["warm-pool"], 2, 0, 64),
+    cpuAllocationRatio: numberFlag("cpu-allocation-ratio", f["cpu-allocation-ratio"], 1, 0.1, 64),
   };
 }
 

@@ -223,6 +223,8 @@ export interface VmStatus extends VmLifecycle {
   readonly hypervisor: string;
   readonly ip: string;
   readonly observedGeneration: number;
+  /** Times the agent started the VM again after it crashed or failed to start. */
+  readonly restartCount: number;
 }
 
 export interface Vm {
@@ -239,6 +241,7 @@ export const PENDING_VM_STATUS: VmStatus = {
   hypervisor: "",
   ip: "",
   observedGeneration: 0,
+  restartCount: 0,
 };
 
 /** What a VM holds on its node, for the scheduler's accounting. */

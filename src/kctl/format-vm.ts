@@ -50,7 +50,7 @@ export function vmDocument(pb: PbVm): Record<string, unknown> {
   };
 }
 
-export const VM_HEADER = ["NAME", "STATE", "DESIRED", "NODE", "CPUS", "MEMORY", "AGE"];
+export const VM_HEADER = ["NAME", "STATE", "DESIRED", "NODE", "CPUS", "MEMORY", "RESTARTS", "AGE"];
 export const VM_WIDE_HEADER = [...VM_HEADER, "HYPERVISOR", "IP", "MESSAGE"];
 
 export function vmRow(pb: PbVm, wide: boolean): string[] {
@@ -62,6 +62,7 @@ export function vmRow(pb: PbVm, wide: boolean): string[] {
     v.status.node === "" ? "<none>" : v.status.node,
     String(v.spec.cpus),
     formatMemory(v.spec.memoryBytes),
+    String(v.status.restartCount),
     age(v.metadata.creationTimestamp),
   ];
   if (wide)

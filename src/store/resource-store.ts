@@ -97,7 +97,8 @@ export class ResourceStore<Spec, Status> {
         creationTimestamp: r.created_at,
       },
       spec: JSON.parse(r.spec) as Spec,
-      status: JSON.parse(r.status) as Status,
+      // Status fields added in later versions start from their initial value in older rows.
+      status: { ...this.#t.initialStatus, ...(JSON.parse(r.status) as Status) },
     };
   }
 

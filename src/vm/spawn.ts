@@ -16,8 +16,7 @@ export function spawnDetached(
   const fd = openSync(logPath, "a", 0o600);
   try {
     const child = spawn(command, args, { detached: true, stdio: ["ignore", fd, fd] });
-    const pid = child.pid;
-    if (pid === undefined) throw new KcoreError("Internal", `cannot start ${command}`);
+    // Listen before anything can throw: a spawn failure arrives as an "error" event later.
     const exited = new Promise<number | null>((resolve) => {
       child.on("exit", (code) => {
         resolve(code);
@@ -26,6 +25,12 @@ export function spawnDetached(
         resolve(null);
       });
     });
+    const pid = child.pid;
+    if (pid === undefined)
+      throw new KcoreError(
+        "FailedPrecondition",
+        `cannot start ${command}: not found or not executable`,
+      );
     child.unref();
     const startTime = processStartTime(pid) ?? "";
     return { pid, startTime, exited };

@@ -4,7 +4,7 @@
  * states, status codes, event monitor format and serial socket semantics (BEHAVIOUR.md).
  *
  * Usage: main.js --api-socket path=SOCK [--event-monitor path=FILE] [--no-shutdown]
- *        [--sim-hang-on ENDPOINT,...] [--sim-die-on ENDPOINT,...]
+ *        [--sim-hang-on ENDPOINT,...] [--sim-die-on ENDPOINT,...] [--sim-guest-panic-after MS]
  */
 import {
   closeSync,
@@ -54,6 +54,8 @@ const eventPath = pathOf(flag(args, "--event-monitor"));
 const list = (v: string | undefined): Set<string> =>
   new Set((v ?? "").split(",").filter((x) => x !== ""));
 const started = process.hrtime.bigint();
+const panicFlag = flag(args, "--sim-guest-panic-after");
+const panicAfterMs = panicFlag === undefined ? undefined : Number(panicFlag);
 
 // v53+: a lock file next to the socket; a stale socket is removed, a live owner is an error.
 const lockPath = `${apiSocket}.lock`;
@@ -146,6 +148,13 @@ const vmm = new Vmm(
       serialOut(
         `[    0.000000] Linux version 6.1.0-sim (kcore cloud-hypervisor simulator)\r\n[    0.000000] Command line: ${payload?.cmdline ?? ""}\r\nRun /init as init process\r\nkcore-sim login: `,
       );
+      // A guest kernel panic reaches the event monitor only through a pvpanic device.
+      if (panicAfterMs !== undefined && config.pvpanic === true)
+        setTimeout(() => {
+          if (vmm.state !== "Running") return;
+          serialOut("\r\nKernel panic - not syncing: simulated\r\n");
+          event("guest", "panic", { event: "Panicked" });
+        }, panicAfterMs);
     },
     tornDown() {
       closeSerial();

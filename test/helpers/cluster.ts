@@ -131,6 +131,8 @@ export interface AgentSpec {
   readonly labels?: Readonly<Record<string, string>>;
   /** More agent flags. */
   readonly args?: readonly string[];
+  /** More environment for the agent. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A controller and agents as separate processes, with real mTLS, in a temporary directory. */
@@ -286,7 +288,7 @@ export class TestCluster {
       ],
       join(this.dir, `agent-${name}.log`),
       '"msg":"registered"',
-      this.env,
+      { ...this.env, ...a.spec.env },
     );
   }
 
@@ -333,8 +335,11 @@ export class TestCluster {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         if (/\) Z /.test(stat)) continue;
-        if ((cmd.startsWith("qemu-system") || cmd.includes("ch-sim")) && cmd.includes(this.dir))
-          pids.push(Number(entry));
+        const argv = cmd.split("\0");
+        const hypervisor =
+          (argv[0] ?? "").startsWith("qemu-system") ||
+          (argv[1] ?? "").endsWith(join("ch-sim", "main.js"));
+        if (hypervisor && cmd.includes(this.dir)) pids.push(Number(entry));
       } catch {
         // gone
       }

@@ -91,6 +91,7 @@ export class VmSupervisor {
       hypervisor: this.#d.driver.kind,
       ip: "",
       observedGeneration: this.#vm.metadata.generation,
+      restartCount: this.#restartCount,
     };
   }
 

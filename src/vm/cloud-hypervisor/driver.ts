@@ -5,11 +5,18 @@ import { assertNever } from "../../domain/assert-never.js";
 import type { HypervisorDriver, PlanBoot, VmPlan, VmProcess, VmRuntimePaths } from "../driver.js";
 import { HypervisorProcess, removeSockets } from "../hypervisor-process.js";
 import { spawnDetached, startFailure, waitForSocket } from "../spawn.js";
-import { chCall, CloudHypervisorError } from "./api-client.js";
+import { chCall, CloudHypervisorError, type ChResponse } from "./api-client.js";
 import { parseChEvents, type ChEvent } from "./events.js";
 
-/** Every API call has this long to answer (vm.boot returns once the vCPUs run). */
+/** Every API call has this long to answer by default (vm.boot returns once the vCPUs run). */
 const CALL_TIMEOUT_MS = 10_000;
+
+type ChApi = (method: "GET" | "PUT", endpoint: string, body?: unknown) => Promise<ChResponse>;
+
+/** Calls on one VMM's API socket, each with the same timeout. */
+function chApi(socket: string, timeoutMs: number): ChApi {
+  return (method, endpoint, body) => chCall(socket, method, endpoint, body, { timeoutMs });
+}
 
 /** The `payload` of `vm.create`: a kernel (with initramfs and command line) or firmware. */
 function payload(boot: PlanBoot): Record<string, string> {
@@ -43,6 +50,8 @@ export function vmConfig(plan: VmPlan, paths: VmRuntimePaths): Record<string, un
     ...(plan.tap ? { net: [{ tap: plan.tap.name, mac: plan.tap.mac }] } : {}),
     serial: { mode: "Socket", socket: paths.serialSocket },
     console: { mode: "Off" },
+    // A pvpanic device makes a guest kernel panic show up in the event monitor.
+    pvpanic: true,
   };
 }
 
@@ -65,11 +74,11 @@ export function observedFromChState(state: unknown): Observed {
 
 class ChProcess extends HypervisorProcess {
   readonly logsItself = false;
+  readonly #call: ChApi;
 
-  #call(method: "GET" | "PUT", endpoint: string, body?: unknown) {
-    return chCall(this.paths.controlSocket, method, endpoint, body, {
-      timeoutMs: CALL_TIMEOUT_MS,
-    });
+  constructor(pid: number, startTime: string, paths: VmRuntimePaths, call: ChApi) {
+    super(pid, startTime, paths);
+    this.#call = call;
   }
 
   protected async query(): Promise<Observed> {
@@ -103,10 +112,15 @@ class ChProcess extends HypervisorProcess {
 export class CloudHypervisorDriver implements HypervisorDriver {
   readonly kind = "cloud-hypervisor" as const;
   readonly #command: readonly string[];
+  readonly #callTimeoutMs: number;
 
-  /** `command`: the VMM's argv prefix (`["cloud-hypervisor"]`, or a simulator in tests). */
-  constructor(command: readonly string[]) {
+  /**
+   * `command`: the VMM's argv prefix (`["cloud-hypervisor"]`, or a simulator in tests);
+   * `callTimeoutMs`: how long each API call may take before the VMM counts as unreachable.
+   */
+  constructor(command: readonly string[], opts: { callTimeoutMs?: number } = {}) {
     this.#command = command;
+    this.#callTimeoutMs = opts.callTimeoutMs ?? CALL_TIMEOUT_MS;
   }
 
   async start(plan: VmPlan, paths: VmRuntimePaths): Promise<VmProcess> {
@@ -125,9 +139,8 @@ export class CloudHypervisorDriver implements HypervisorDriver {
       ],
       paths.hypervisorLog,
     );
-    const proc = new ChProcess(p.pid, p.startTime, paths);
-    const call = (method: "GET" | "PUT", endpoint: string, body?: unknown) =>
-      chCall(paths.controlSocket, method, endpoint, body, { timeoutMs: CALL_TIMEOUT_MS });
+    const call = chApi(paths.controlSocket, this.#callTimeoutMs);
+    const proc = new ChProcess(p.pid, p.startTime, paths, call);
     try {
       await waitForSocket(paths.controlSocket, p.pid, p.startTime, 10_000, "cloud-hypervisor");
       await call("GET", "vmm.ping");
@@ -141,7 +154,9 @@ export class CloudHypervisorDriver implements HypervisorDriver {
   }
 
   adopt(paths: VmRuntimePaths, pid: number, startTime: string): VmProcess | undefined {
-    return isSameProcess(pid, startTime) ? new ChProcess(pid, startTime, paths) : undefined;
+    return isSameProcess(pid, startTime)
+      ? new ChProcess(pid, startTime, paths, chApi(paths.controlSocket, this.#callTimeoutMs))
+      : undefined;
   }
 }
 

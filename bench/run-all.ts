@@ -13,5 +13,5 @@ const want = (name: string): boolean => only.size === 0 || only.has(name);
 if (want("write")) console.log(`${await durableWrite(Number(process.env.BENCH_WRITES ?? 3000))}\n`);
 if (want("start")) console.log(`${await moduleStart(Number(process.env.BENCH_STARTS ?? 20))}\n`);
 if (want("density")) console.log(`${await density([10, 100])}\n`);
-if (want("vm-start")) console.log(`${await vmStart(Number(process.env.BENCH_VM_STARTS ?? 5))}\n`);
+if (want("vm-start")) console.log(`${await vmStart(Number(process.env.BENCH_VM_STARTS ?? 10))}\n`);
 if (want("vm-density")) console.log(`${await vmDensity([1, 5, 20])}\n`);

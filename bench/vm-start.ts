@@ -76,7 +76,8 @@ async function direct(
 
 export async function vmStart(runs: number): Promise<string> {
   const guest = testGuest();
-  const c = await TestCluster.start([{ name: "n1" }]);
+  // The default observation interval, as in production (the test helper's is 200 ms).
+  const c = await TestCluster.start([{ name: "n1", args: ["--vm-poll-interval", "1s"] }]);
   try {
     const api = createClient(
       VmService,

@@ -57,8 +57,9 @@ export async function waitForSocket(
         "DeadlineExceeded",
         `${what} did not create ${path} within ${timeoutMs} ms`,
       );
+    // A hypervisor creates its socket within tens of milliseconds: poll finely, a stat is cheap.
     await sleep(delay);
-    delay = Math.min(delay * 2, 50);
+    delay = Math.min(delay * 2, 5);
   }
 }
 

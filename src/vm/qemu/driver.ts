@@ -144,8 +144,8 @@ export class QemuDriver implements HypervisorDriver {
           await qmpExecute(paths.controlSocket, [{ execute: "query-status" }], QMP_TIMEOUT_MS);
           break;
         } catch (e) {
-          if (attempt >= 100 || !isSameProcess(p.pid, p.startTime)) throw e;
-          await sleep(20);
+          if (attempt >= 400 || !isSameProcess(p.pid, p.startTime)) throw e;
+          await sleep(5);
         }
       }
     } catch (e) {

@@ -44,6 +44,26 @@ test("qemu: each value is its own argv element; commas in option values are doub
   assert.equal(args[args.indexOf("-m") + 1], "512M");
 });
 
+test("a tap the agent made is handed to the guest as one virtio NIC with the VM's MAC", () => {
+  const tap = { name: "kc-web0", mac: "52:54:00:ab:cd:ef" };
+  const args = qemuArgs({ ...plan("console=ttyS0"), tap }, PATHS, "tcg");
+  assert.equal(
+    args[args.indexOf("-netdev") + 1],
+    "tap,id=net0,ifname=kc-web0,script=no,downscript=no",
+  );
+  assert.equal(
+    args[args.indexOf("-device") + 1],
+    "virtio-net-pci,netdev=net0,mac=52:54:00:ab:cd:ef",
+  );
+  assert.equal(args.filter((a) => a === "-netdev").length, 1);
+  const body = vmConfig({ ...plan("console=ttyS0"), tap }, PATHS) as { net?: unknown };
+  assert.deepEqual(body.net, [{ tap: "kc-web0", mac: "52:54:00:ab:cd:ef" }]);
+  // Without a tap the guest has no network device at all (QEMU adds none by default here).
+  const bare = qemuArgs(plan("console=ttyS0"), PATHS, "tcg");
+  assert.ok(!bare.includes("-netdev") && bare.includes("-nodefaults"));
+  assert.equal((vmConfig(plan("console=ttyS0"), PATHS) as { net?: unknown }).net, undefined);
+});
+
 test("cloud-hypervisor: vm.create body names the serial socket, never the API socket", () => {
   const body = vmConfig(plan("console=ttyS0"), PATHS) as {
     serial: { mode: string; socket: string };

@@ -4,6 +4,7 @@ process.env.KCORE_TEST_LOG_LEVEL ??= "info";
 import { durableWrite } from "./durable-write.js";
 import { density } from "./density.js";
 import { moduleStart } from "./module-start.js";
+import { nixRender } from "./nix-render.js";
 import { vmDensity } from "./vm-density.js";
 import { vmStart } from "./vm-start.js";
 
@@ -15,3 +16,4 @@ if (want("start")) console.log(`${await moduleStart(Number(process.env.BENCH_STA
 if (want("density")) console.log(`${await density([10, 100])}\n`);
 if (want("vm-start")) console.log(`${await vmStart(Number(process.env.BENCH_VM_STARTS ?? 10))}\n`);
 if (want("vm-density")) console.log(`${await vmDensity([1, 5, 20])}\n`);
+if (want("nix-render")) console.log(`${nixRender([10, 100, 1000], 11)}\n`);

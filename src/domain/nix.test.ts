@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import fc from "fast-check";
-import { nix, nixText, nixValue, NixRenderError, type Nix } from "./nix.js";
+import { nix, nixAttr, nixJoin, nixText, nixValue, NixRenderError, type Nix } from "./nix.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kcore-nix-"));
 after(() => {
@@ -68,10 +68,19 @@ test("nix: any string, as a value or as an attribute name, evaluates to exactly 
   fc.assert(
     fc.property(fc.array(hostile, { minLength: 40, maxLength: 60 }), (strings) => {
       const names = Object.fromEntries(strings.map((s, i) => [s, i]));
-      const { value, stderr } = evaluate(
-        nix`{ values = ${strings}; names = ${names}; inFunction = (x: x) ${strings[0] ?? ""}; }`,
+      const spliced = nixJoin(
+        Object.entries(names).map(([k, i]) => nix`${nixAttr(k)} = ${i};`),
+        " ",
       );
-      assert.deepEqual(value, { values: strings, names, inFunction: strings[0] ?? "" });
+      const { value, stderr } = evaluate(
+        nix`{ values = ${strings}; names = ${names}; spliced = { ${spliced} }; inFunction = (x: x) ${strings[0] ?? ""}; }`,
+      );
+      assert.deepEqual(value, {
+        values: strings,
+        names,
+        spliced: names,
+        inFunction: strings[0] ?? "",
+      });
       assert.equal(stderr, "", "evaluation printed something: code ran");
       cases += strings.length;
     }),

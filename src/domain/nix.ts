@@ -37,7 +37,9 @@ function isNix(v: unknown): v is Nix {
 }
 
 function mark(text: string): Nix {
-  return Object.freeze({ [NIX_TEXT]: text });
+  // Not frozen (freezing costs more than the rest of rendering): the key is a symbol private to
+  // this module, so no code outside it can read or write it, and no input can carry it.
+  return { [NIX_TEXT]: text };
 }
 
 /** The source text of gate output, to write to a file. */
@@ -55,8 +57,13 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "\t": "\\t",
 };
 
+/** Nothing to escape, no NUL, no surrogate (lone or paired: the slow check decides). */
+const PLAIN = /^[^\\"$\n\r\t\0\uD800-\uDFFF]*$/;
+
 /** A double-quoted Nix string literal that evaluates to exactly `s`. */
 export function nixStringLiteral(s: string): string {
+  // Most strings (names, paths, numbers as text) need no escape at all.
+  if (PLAIN.test(s)) return `"${s}"`;
   if (s.includes("\0")) throw new NixRenderError("a string for Nix cannot contain a NUL byte");
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s))
     throw new NixRenderError("a string for Nix must be valid Unicode (lone surrogate)");
@@ -83,38 +90,79 @@ export function nixAttrName(name: string): string {
     : nixStringLiteral(name);
 }
 
-function render(v: NixValue, indent: string): string {
-  if (isNix(v)) return v[NIX_TEXT];
-  if (v === null) return "null";
-  if (typeof v === "string") return nixStringLiteral(v);
-  if (typeof v === "boolean") return v ? "true" : "false";
-  if (typeof v === "number") {
-    if (!Number.isSafeInteger(v))
-      throw new NixRenderError(`a number for Nix must be a whole number, got ${String(v)}`);
-    return v < 0 ? `(${String(v)})` : String(v);
-  }
-  const inner = `${indent}  `;
-  if (Array.isArray(v)) {
-    const items = (v as readonly NixValue[]).map((x) => {
-      const r = render(x, inner);
+function nixNumber(v: number): string {
+  if (!Number.isSafeInteger(v))
+    throw new NixRenderError(`a number for Nix must be a whole number, got ${String(v)}`);
+  return v < 0 ? `(${String(v)})` : String(v);
+}
+
+/** Appends the Nix literal for `v` to `out` (one buffer for the whole value). */
+function render(v: NixValue, indent: string, out: string[]): void {
+  if (isNix(v)) out.push(v[NIX_TEXT]);
+  else if (v === null) out.push("null");
+  else if (typeof v === "string") out.push(nixStringLiteral(v));
+  else if (typeof v === "boolean") out.push(v ? "true" : "false");
+  else if (typeof v === "number") out.push(nixNumber(v));
+  else if (Array.isArray(v)) {
+    const items = v as readonly NixValue[];
+    if (items.length === 0) {
+      out.push("[ ]");
+      return;
+    }
+    const inner = `${indent}  `;
+    out.push("[\n");
+    for (const x of items) {
+      out.push(inner);
       // Gate output may be an application (`f x`): inside a list it must stay one element.
-      return isNix(x) ? `(${r})` : r;
-    });
-    return items.length === 0
-      ? "[ ]"
-      : `[\n${items.map((i) => `${inner}${i}\n`).join("")}${indent}]`;
+      if (isNix(x)) out.push("(", x[NIX_TEXT], ")");
+      else render(x, inner, out);
+      out.push("\n");
+    }
+    out.push(indent, "]");
+  } else {
+    const attrs = v as { readonly [name: string]: NixValue | undefined };
+    const inner = `${indent}  `;
+    const start = out.length;
+    out.push("{\n");
+    let any = false;
+    for (const k in attrs) {
+      const x = attrs[k];
+      if (x === undefined || !Object.hasOwn(attrs, k)) continue;
+      any = true;
+      out.push(inner, nixAttrName(k), " = ");
+      render(x, inner, out);
+      out.push(";\n");
+    }
+    if (any) out.push(indent, "}");
+    else out.splice(start, out.length - start, "{ }");
   }
-  const entries = Object.entries(v as { readonly [name: string]: NixValue | undefined }).filter(
-    (e): e is [string, NixValue] => e[1] !== undefined,
-  );
-  return entries.length === 0
-    ? "{ }"
-    : `{\n${entries.map(([k, x]) => `${inner}${nixAttrName(k)} = ${render(x, inner)};\n`).join("")}${indent}}`;
+}
+
+function renderToString(v: NixValue): string {
+  // Scalars are most of what templates interpolate: no buffer for them.
+  if (typeof v === "string") return nixStringLiteral(v);
+  if (typeof v === "number") return nixNumber(v);
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (v === null) return "null";
+  if (isNix(v)) return v[NIX_TEXT];
+  const out: string[] = [];
+  render(v, "", out);
+  return out.join("");
+}
+
+/** An attribute name as gate output, to splice before `=` in a template. */
+export function nixAttr(name: string): Nix {
+  return mark(nixAttrName(name));
+}
+
+/** Gate outputs one after another, with a fixed separator (never data). */
+export function nixJoin(parts: readonly Nix[], separator: "" | " " | "\n"): Nix {
+  return mark(parts.map((p) => p[NIX_TEXT]).join(separator));
 }
 
 /** A Nix literal for a value (strings escaped, attribute names quoted as needed). */
 export function nixValue(v: NixValue): Nix {
-  return mark(render(v, ""));
+  return mark(renderToString(v));
 }
 
 /**
@@ -122,9 +170,14 @@ export function nixValue(v: NixValue): Nix {
  * value becomes a Nix literal (or is spliced as is when it is gate output itself).
  */
 export function nix(strings: TemplateStringsArray, ...values: readonly NixValue[]): Nix {
+  // One check for all the template's strings: usually none needs escaping.
+  let joined = "";
+  for (const v of values) if (typeof v === "string") joined += v;
+  const plain = PLAIN.test(joined);
   let out = strings[0] ?? "";
-  values.forEach((v, i) => {
-    out += render(v, "") + (strings[i + 1] ?? "");
-  });
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? null;
+    out += (typeof v === "string" && plain ? `"${v}"` : renderToString(v)) + (strings[i + 1] ?? "");
+  }
   return mark(out);
 }

@@ -9,30 +9,25 @@ import { join } from "node:path";
 import { parseName } from "../src/domain/names.js";
 import { nixText } from "../src/domain/nix.js";
 import { renderNixosModule, type NixosVm } from "../src/domain/nixos-module.js";
+import { typicalNixosVm } from "../test/helpers/nixos-vm.js";
 import { fmt, percentile } from "./lib.js";
 
+/** N VMs, each with its own command line, two disks and a seed. */
 function vms(n: number): NixosVm[] {
-  return Array.from({ length: n }, (_, i) => ({
-    name: parseName("name", `vm-${i}`),
-    uid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    cpus: 2,
-    memoryBytes: 1024 * 1024 * 1024,
-    boot: {
-      kind: "kernel",
-      kernel: "/var/lib/images/vmlinuz",
-      initrd: "/var/lib/images/initrd.img",
-      cmdline: `console=ttyS0 root=/dev/vda1 kcore.vm=vm-${i}`,
-    },
-    disks: [
-      { path: `/var/lib/kcore/disks/vm-${i}/root.qcow2`, format: "qcow2", readOnly: false },
-      { path: `/var/lib/kcore/disks/vm-${i}/data.qcow2`, format: "qcow2", readOnly: false },
-    ],
-    cloudInitSeed: `/var/lib/kcore/vms/${i}/seed.iso`,
-    mac: "52:54:00:12:34:56",
-    apiSocket: `/run/kcore/vm-${i}.sock`,
-    serialSocket: `/run/kcore/vm-${i}.serial.sock`,
-    desiredState: "Running",
-  }));
+  return Array.from({ length: n }, (_, i) =>
+    typicalNixosVm(`vm-${i}`, {
+      boot: {
+        kind: "kernel",
+        kernel: "/var/lib/images/vmlinuz",
+        initrd: "/var/lib/images/initrd.img",
+        cmdline: `console=ttyS0 root=/dev/vda1 kcore.vm=vm-${i}`,
+      },
+      disks: [
+        { path: `/var/lib/kcore/disks/vm-${i}/root.qcow2`, format: "qcow2", readOnly: false },
+        { path: `/var/lib/kcore/disks/vm-${i}/data.qcow2`, format: "qcow2", readOnly: false },
+      ],
+    }),
+  );
 }
 
 const median = (xs: number[]): number =>

@@ -10,10 +10,9 @@ import { CloudHypervisorDriver, vmConfig } from "../src/vm/cloud-hypervisor/driv
 import type { VmPlan, VmProcess, VmRuntimePaths } from "../src/vm/driver.js";
 import { isSameProcess, signalProcess } from "../src/util/processes.js";
 import { loadRoutes } from "./ch-sim/spec.js";
-import { REPO } from "./helpers/fixtures.js";
+import { CH_SIM as SIM } from "./helpers/ch-sim.js";
 import { waitFor } from "./helpers/cluster.js";
 
-const SIM = join(REPO, "dist", "test", "ch-sim", "main.js");
 const root = mkdtempSync(join(tmpdir(), "kcore-ch-driver-"));
 let next = 0;
 
@@ -72,7 +71,7 @@ async function start(d: CloudHypervisorDriver, paths = freshPaths()): Promise<Vm
   return p;
 }
 
-/** The first `bytes` of serial output, read from the VM's serial socket. */
+/** Serial output read from the VM's serial socket until `until` matches. */
 function readSerial(path: string, until: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(path);

@@ -7,10 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { chCall, CloudHypervisorError, errorChain } from "../src/vm/cloud-hypervisor/api-client.js";
-import { REPO } from "./helpers/fixtures.js";
+import { CH_SIM as SIM } from "./helpers/ch-sim.js";
 import { waitFor } from "./helpers/cluster.js";
-
-const SIM = join(REPO, "dist", "test", "ch-sim", "main.js");
 
 interface Sim {
   readonly proc: ChildProcess;

@@ -9,6 +9,7 @@ import { parseName } from "../src/domain/names.js";
 import { nixText } from "../src/domain/nix.js";
 import { renderNixosModule, type NixosVm } from "../src/domain/nixos-module.js";
 import { REPO } from "./helpers/fixtures.js";
+import { typicalNixosVm } from "./helpers/nixos-vm.js";
 
 const MODULES = join(REPO, "nix", "modules");
 const LIB = join(REPO, "test", "fixtures", "nix", "lib-stub.nix");
@@ -56,25 +57,7 @@ function argvOf(script: string): string[] {
   return r.stdout.split("\0").slice(0, -1);
 }
 
-const vm = (over: Partial<NixosVm> = {}): NixosVm => ({
-  name: parseName("name", "web"),
-  uid: "00000000-0000-4000-8000-000000000001",
-  cpus: 2,
-  memoryBytes: 1024 * 1024 * 1024,
-  boot: {
-    kind: "kernel",
-    kernel: "/var/lib/images/vmlinuz",
-    initrd: "/var/lib/images/initrd.img",
-    cmdline: "console=ttyS0",
-  },
-  disks: [{ path: "/var/lib/kcore/disks/web_u/root.qcow2", format: "qcow2", readOnly: false }],
-  cloudInitSeed: "/var/lib/kcore/vms/u/seed.iso",
-  mac: "52:54:00:12:34:56",
-  apiSocket: "/run/kcore/web.sock",
-  serialSocket: "/run/kcore/web.serial.sock",
-  desiredState: "Running",
-  ...over,
-});
+const vm = (over: Partial<NixosVm> = {}): NixosVm => typicalNixosVm("web", over);
 
 test("the shipped NixOS modules and the flake parse", () => {
   const files = [
@@ -130,8 +113,8 @@ test("a rendered VM becomes a unit whose hypervisor gets exactly the rendered va
     "--cmdline",
     "console=ttyS0",
     "--disk",
-    "path=/var/lib/kcore/disks/web_u/root.qcow2",
-    "path=/var/lib/kcore/vms/u/seed.iso,readonly=on",
+    "path=/var/lib/kcore/disks/web/root.qcow2",
+    "path=/var/lib/kcore/vms/web/seed.iso,readonly=on",
   ]);
   const stopped = units(
     nixText(renderNixosModule(parseName("node", "n1"), [vm({ desiredState: "Stopped" })])),

@@ -7,12 +7,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { chCall } from "../src/vm/cloud-hypervisor/api-client.js";
-import { REPO } from "./helpers/fixtures.js";
+import { chSimAgentArgs } from "./helpers/ch-sim.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { testGuest } from "./helpers/guest.js";
 import { HttpsFiles } from "./helpers/https-files.js";
 
-const SIM = join(REPO, "dist", "test", "ch-sim", "main.js");
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
 /** A fresh OpenSSH ed25519 public key line. */
@@ -60,10 +59,7 @@ describe("VM disks from https images, and the cloud-init seed", () => {
       {
         name: "ch1",
         args: [
-          "--hypervisor",
-          "cloud-hypervisor",
-          "--cloud-hypervisor",
-          `${process.execPath} ${SIM}`,
+          ...chSimAgentArgs(),
           // Four 1-cpu VMs on a 2-core node.
           "--cpu-allocation-ratio",
           "4",

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { REPO } from "./helpers/fixtures.js";
+import { chSimAgentArgs } from "./helpers/ch-sim.js";
+import { attachConsole } from "./helpers/console.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { testGuest } from "./helpers/guest.js";
-
-const SIM = join(REPO, "dist", "test", "ch-sim", "main.js");
 
 describe("VMs on a Cloud Hypervisor node (the simulator stands in for the VMM)", () => {
   let c: TestCluster;
@@ -18,12 +16,7 @@ describe("VMs on a Cloud Hypervisor node (the simulator stands in for the VMM)",
     c = await TestCluster.start([
       {
         name: "ch1",
-        args: [
-          "--hypervisor",
-          "cloud-hypervisor",
-          "--cloud-hypervisor",
-          `${process.execPath} ${SIM}`,
-        ],
+        args: chSimAgentArgs(),
       },
     ]);
   });
@@ -71,20 +64,14 @@ describe("VMs on a Cloud Hypervisor node (the simulator stands in for the VMM)",
     );
     assert.match(logs, /Command line: console=ttyS0 kcore\.test=1/);
 
-    const child = spawn(join(REPO, "bin", "kctl"), ["console", "vm", "chvm"], {
-      env: { ...process.env, ...c.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", r));
-    await new Promise((r) => setTimeout(r, 800));
-    child.stdin.write("root\r");
-    await waitFor("the guest's tty to echo the input", () => out.includes("root"), 10_000);
-    child.stdin.write(Buffer.from([0x1d]));
-    assert.equal(await exited, 0);
+    const session = await attachConsole(c, "chvm");
+    session.write("root\r");
+    await waitFor(
+      "the guest's tty to echo the input",
+      () => session.output().includes("root"),
+      10_000,
+    );
+    assert.equal(await session.detach(), 0);
     assert.match(await c.ok("logs", "vm/chvm"), /login: root/, "console input is logged too");
   });
 

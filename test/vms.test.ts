@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseCpu } from "../src/domain/quantity.js";
-import { REPO } from "./helpers/fixtures.js";
+import { attachConsole } from "./helpers/console.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { GUEST_MARKER, testGuest } from "./helpers/guest.js";
 
@@ -63,20 +62,14 @@ describe("VMs: a real guest under QEMU (software emulation)", () => {
   });
 
   test("kctl console attaches to the serial console; Ctrl-] detaches and the VM keeps running", async () => {
-    const child = spawn(join(REPO, "bin", "kctl"), ["console", "vm", "tiny"], {
-      env: { ...process.env, ...c.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", r));
-    await new Promise((r) => setTimeout(r, 1000));
-    child.stdin.write("hello-console\n");
-    await waitFor("the guest's echo", () => out.includes("echo: hello-console"), 30_000);
-    child.stdin.write(Buffer.from([0x1d]));
-    assert.equal(await exited, 0);
+    const session = await attachConsole(c, "tiny");
+    session.write("hello-console\n");
+    await waitFor(
+      "the guest's echo",
+      () => session.output().includes("echo: hello-console"),
+      30_000,
+    );
+    assert.equal(await session.detach(), 0);
     assert.equal((await status("tiny")).state, "Running");
   });
 

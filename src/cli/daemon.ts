@@ -27,6 +27,25 @@ export function durationFlag(name: string, value: string | undefined, fallbackMs
   return value === undefined ? fallbackMs : parseDuration(`--${name}`, value);
 }
 
+/** Plain decimal notation only: no hex, exponents, blanks or an empty value. */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+function boundedNumber(
+  name: string,
+  value: string,
+  min: number,
+  max: number,
+  whole: boolean,
+): number {
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max) || (whole && !Number.isInteger(n)))
+    throw new KcoreError(
+      "InvalidArgument",
+      `--${name}: expected ${whole ? "a whole number" : "a number"} from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
 /** A decimal number flag within [min, max], or `fallback` when absent. */
 export function numberFlag(
   name: string,
@@ -35,16 +54,10 @@ export function numberFlag(
   min: number,
   max: number,
 ): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max)
-    throw new KcoreError(
-      "InvalidArgument",
-      `--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  return n;
+  return value === undefined ? fallback : boundedNumber(name, value, min, max, false);
 }
 
+/** A whole-number flag within [min, max], or `fallback` when absent. */
 export function intFlag(
   name: string,
   value: string | undefined,
@@ -52,14 +65,7 @@ export function intFlag(
   min: number,
   max: number,
 ): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new KcoreError(
-      "InvalidArgument",
-      `--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  return n;
+  return value === undefined ? fallback : boundedNumber(name, value, min, max, true);
 }
 
 export function labelsFlag(value: string | undefined): Record<string, string> {

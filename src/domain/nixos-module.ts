@@ -6,29 +6,13 @@
 import { assertNever } from "./assert-never.js";
 import type { SafeName } from "./names.js";
 import { nix, nixAttr, nixJoin, type Nix } from "./nix.js";
+import type { PlanBoot, VmPlan } from "./vm-plan.js";
 
-/** One VM as the node will run it: every path already resolved on the node. */
-export interface NixosVm {
+/** One VM as the node will run it (its plan), with what the NixOS unit needs besides. */
+export interface NixosVm extends Omit<VmPlan, "name"> {
   readonly name: SafeName;
-  readonly uid: string;
-  readonly cpus: number;
-  readonly memoryBytes: number;
-  readonly boot:
-    | {
-        readonly kind: "kernel";
-        readonly kernel: string;
-        readonly initrd?: string;
-        readonly cmdline: string;
-      }
-    | { readonly kind: "firmware"; readonly firmware: string };
-  readonly disks: readonly {
-    readonly path: string;
-    readonly format: "raw" | "qcow2";
-    readonly readOnly: boolean;
-  }[];
   /** The NoCloud seed image, attached read-only, when the VM has SSH keys or user data. */
   readonly cloudInitSeed?: string;
-  readonly tap?: { readonly name: string; readonly mac: string };
   readonly mac: string;
   readonly apiSocket: string;
   readonly serialSocket: string;
@@ -36,7 +20,7 @@ export interface NixosVm {
 }
 
 function bootFields(
-  b: NixosVm["boot"],
+  b: PlanBoot,
 ): Record<"kernel" | "initrd" | "cmdline" | "firmware", string | null> {
   switch (b.kind) {
     case "kernel":

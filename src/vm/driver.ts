@@ -1,32 +1,9 @@
+import type { VmPlan } from "../domain/vm-plan.js";
 import type { Observed } from "../domain/vm-state.js";
 
 export type HypervisorKind = "qemu" | "cloud-hypervisor";
 
-/** How the plan boots; node paths already resolved by the path gate. */
-export type PlanBoot =
-  | {
-      readonly kind: "kernel";
-      readonly kernel: string;
-      readonly initrd?: string;
-      readonly cmdline: string;
-    }
-  | { readonly kind: "firmware"; readonly firmware: string };
-
-/** Everything a driver needs to start one VM, with every path already through its gate. */
-export interface VmPlan {
-  readonly name: string;
-  readonly uid: string;
-  readonly cpus: number;
-  readonly memoryBytes: number;
-  readonly boot: PlanBoot;
-  readonly disks: readonly {
-    readonly path: string;
-    readonly format: "raw" | "qcow2";
-    readonly readOnly: boolean;
-  }[];
-  /** A tap device the agent created, and the MAC address the guest gets. */
-  readonly tap?: { readonly name: string; readonly mac: string };
-}
+export type { PlanBoot, PlanDisk, VmPlan } from "../domain/vm-plan.js";
 
 /** Where one VM's hypervisor keeps its sockets and files. */
 export interface VmRuntimePaths {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import type { TlsMaterial } from "../../src/api/tls.js";
+import { CH_SIM } from "./ch-sim.js";
 import { REPO } from "./fixtures.js";
 
 export interface RunResult {
@@ -336,9 +337,7 @@ export class TestCluster {
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         if (/\) Z /.test(stat)) continue;
         const argv = cmd.split("\0");
-        const hypervisor =
-          (argv[0] ?? "").startsWith("qemu-system") ||
-          (argv[1] ?? "").endsWith(join("ch-sim", "main.js"));
+        const hypervisor = (argv[0] ?? "").startsWith("qemu-system") || argv[1] === CH_SIM;
         if (hypervisor && cmd.includes(this.dir)) pids.push(Number(entry));
       } catch {
         // gone

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { assertNever } from "../../domain/assert-never.js";
 import type { Vm } from "../../domain/vm.js";
 import { gateHostPath } from "../../util/path-gate.js";
-import type { VmPlan } from "../../vm/driver.js";
+import type { PlanDisk, VmPlan } from "../../vm/driver.js";
 import { writeSeedImage } from "./cloud-init.js";
 import { createOverlay, type ImageCache } from "./images.js";
 import type { VmPaths } from "./vm-layout.js";
@@ -59,7 +59,7 @@ export async function provisionVm(
       return assertNever(boot, "boot");
   }
   mkdirSync(paths.diskDir, { recursive: true, mode: 0o700 });
-  const disks: VmPlan["disks"][number][] = [];
+  const disks: PlanDisk[] = [];
   for (const [i, d] of spec.disks.entries()) {
     const overlay = join(paths.diskDir, `${d.name}.qcow2`);
     if (!existsSync(overlay)) {

@@ -30,7 +30,8 @@ let
       tap = mkOption { type = types.nullOr types.str; default = null; };
       apiSocket = mkOption { type = types.str; };
       serialSocket = mkOption { type = types.str; };
-      autostart = mkOption { type = types.bool; default = true; };
+      # false (desired state Stopped): no unit; a switch stops the unit the VM had.
+      running = mkOption { type = types.bool; default = true; };
     };
   };
 
@@ -64,14 +65,17 @@ let
 
   unit = name: vm: {
     description = "kcore VM ${name}";
-    wantedBy = lib.optional vm.autostart "multi-user.target";
+    wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     serviceConfig = {
       ExecStart = pkgs.writeShellScript "kcore-vm-${name}"
         "exec ${cfg.cloudHypervisorPackage}/bin/cloud-hypervisor ${lib.escapeShellArgs (chArgs name vm)}";
-      # ACPI power button first; the guest gets the same time as with the direct realizer.
-      ExecStop = pkgs.writeShellScript "kcore-vm-${name}-stop"
-        "${cfg.cloudHypervisorPackage}/bin/ch-remote --api-socket ${lib.escapeShellArg vm.apiSocket} power-button || true";
+      # ACPI power button, then the guest has until TimeoutStopSec to power off (systemd
+      # kills what is left once ExecStop returns, so it waits for the hypervisor to exit).
+      ExecStop = pkgs.writeShellScript "kcore-vm-${name}-stop" ''
+        ${cfg.cloudHypervisorPackage}/bin/ch-remote --api-socket ${lib.escapeShellArg vm.apiSocket} power-button || exit 0
+        while kill -0 "$MAINPID" 2>/dev/null; do sleep 0.5; done
+      '';
       TimeoutStopSec = 30;
       Restart = "on-failure";
       RestartSec = 10;
@@ -96,6 +100,7 @@ in
   };
 
   config = lib.mkIf (cfg.vms != { }) {
-    systemd.services = lib.mapAttrs' (name: vm: lib.nameValuePair "kcore-vm-${name}" (unit name vm)) cfg.vms;
+    systemd.services = lib.mapAttrs' (name: vm: lib.nameValuePair "kcore-vm-${name}" (unit name vm))
+      (lib.filterAttrs (name: vm: vm.running) cfg.vms);
   };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -8,13 +8,17 @@ import { addGatedService } from "../api/gate.js";
 import { createClient, type ServiceClient } from "../api/grpc-client.js";
 import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
 import { clientCredentials, serverCredentials, type TlsMaterial } from "../api/tls.js";
+import { rebuildToPb } from "../api/convert-node.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../domain/backoff.js";
+import { KcoreError } from "../domain/errors.js";
+import type { RebuildOutcome } from "../domain/node.js";
 import type { SafeName } from "../domain/names.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { KCORE_VERSION } from "../version.js";
 import type { HypervisorDriver } from "../vm/driver.js";
 import { systemClock, type Clock } from "./clock.js";
+import { NixosRealizer } from "./nixos/realizer.js";
 import { VmManager } from "./vms/vm-manager.js";
 import { WasmManager } from "./wasm/wasm-manager.js";
 
@@ -47,7 +51,20 @@ export interface AgentOptions {
   readonly vmStopTimeoutMs?: number;
   /** How often each VM's hypervisor is observed. Default 1 s. */
   readonly vmPollMs?: number;
+  /** `direct`: the agent runs hypervisors itself; `nixos`: rendered into a module for nixos-rebuild. */
+  readonly realizer: Realizer;
 }
+
+export type Realizer =
+  | { readonly kind: "direct" }
+  | {
+      readonly kind: "nixos";
+      /** Where the rendered module is written (`/etc/nixos/kcore-vms.nix`). */
+      readonly configFile: string;
+      /** argv prefix of the rebuild command; `test` or `switch` is appended. */
+      readonly rebuildCommand: readonly string[];
+      readonly debounceMs?: number;
+    };
 
 /**
  * The node agent: registers, heartbeats, and converges on the controller's desired state for its
@@ -60,6 +77,9 @@ export class Agent {
   readonly #server: Server;
   readonly #wasm: WasmManager;
   readonly #vms: VmManager;
+  readonly #nixos: NixosRealizer | undefined;
+  /** A rebuild outcome the controller has not acknowledged yet. */
+  #unreported: RebuildOutcome | undefined;
   readonly #abort = new AbortController();
   #agentClient: ServiceClient<typeof AgentService> | undefined;
   #moduleClient: ServiceClient<typeof ModuleService> | undefined;
@@ -95,7 +115,25 @@ export class Agent {
           { timeoutMs: 10_000 },
         ),
     });
+    const r = o.realizer;
+    this.#nixos =
+      r.kind === "nixos"
+        ? new NixosRealizer({
+            node: o.nodeName,
+            configFile: r.configFile,
+            rebuildCommand: r.rebuildCommand,
+            stateDir: join(o.dataDir, "nixos"),
+            logger: this.#log,
+            clock,
+            ...(r.debounceMs === undefined ? {} : { debounceMs: r.debounceMs }),
+            report: (outcome) => {
+              this.#unreported = outcome;
+              void this.#reportRebuild();
+            },
+          })
+        : undefined;
     this.#vms = new VmManager({
+      ...(this.#nixos ? { realizer: this.#nixos } : {}),
       dataDir: o.dataDir,
       runDir: o.runDir,
       driver: o.hypervisor,
@@ -147,6 +185,17 @@ export class Agent {
         },
         attachVmConsole: (requests, ctx, send) =>
           this.#vms.attachConsole(requests, ctx.signal, send),
+        renderNix: () => {
+          if (!this.#nixos || o.realizer.kind !== "nixos")
+            throw new KcoreError(
+              "FailedPrecondition",
+              `node '${o.nodeName}' uses the direct realizer: it renders no Nix module`,
+            );
+          return Promise.resolve({
+            text: this.#nixos.render().text,
+            path: o.realizer.configFile,
+          });
+        },
       },
       gate,
     );
@@ -198,6 +247,7 @@ export class Agent {
     this.#abort.abort();
     this.#wasm.close();
     this.#vms.close();
+    this.#nixos?.close();
     for (const t of this.#timers) clearInterval(t);
     await shutdown(this.#server, 1000);
     this.#agentClient?.close();
@@ -207,6 +257,25 @@ export class Agent {
   #reportAll(): void {
     this.#wasm.reportAll();
     this.#vms.reportAll();
+    this.#unreported ??= this.#nixos?.lastOutcome();
+    void this.#reportRebuild();
+  }
+
+  async #reportRebuild(): Promise<void> {
+    const outcome = this.#unreported;
+    if (!outcome) return;
+    try {
+      await this.#agent().reportRebuild(
+        { nodeName: this.#o.nodeName, outcome: rebuildToPb(outcome) },
+        { timeoutMs: 10_000 },
+      );
+      if (this.#unreported === outcome) this.#unreported = undefined;
+    } catch (e) {
+      this.#log.debug(
+        { err: e instanceof Error ? e.message : String(e) },
+        "reporting the rebuild outcome failed; it is sent again on the next resync",
+      );
+    }
   }
 
   async #connectLoop(): Promise<void> {
@@ -253,7 +322,7 @@ export class Agent {
           workloads: BigInt(this.#o.maxWorkloads),
         },
         hypervisor: this.#o.hypervisor.kind,
-        realizer: existsSync("/etc/NIXOS") ? "nixos" : "direct",
+        realizer: this.#o.realizer.kind,
         version: KCORE_VERSION,
         address: this.#o.advertise ?? `127.0.0.1:${this.port}`,
       },

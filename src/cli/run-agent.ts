@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { selectHypervisor } from "../vm/select.js";
 import type { HypervisorDriver } from "../vm/driver.js";
+import type { Realizer } from "../agent/agent.js";
 import { join } from "node:path";
 import { Agent } from "../agent/agent.js";
 import { DEFAULT_BACKOFF } from "../domain/backoff.js";
@@ -26,14 +27,26 @@ export async function agentTuning(f: KcoreFlags): Promise<{
   runDir: string;
   vmStopTimeoutMs: number;
   vmPollMs: number;
+  realizer: Realizer;
 }> {
   const runDir = f["run-dir"] ?? defaultRunDir();
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const realizer = realizerFlags(f);
+  let hypervisor = f.hypervisor ?? "auto";
+  if (realizer.kind === "nixos") {
+    if (hypervisor !== "auto" && hypervisor !== "cloud-hypervisor")
+      throw new KcoreError(
+        "InvalidArgument",
+        `--hypervisor: ${JSON.stringify(hypervisor)} cannot be used with the nixos realizer, whose units run cloud-hypervisor`,
+      );
+    hypervisor = "cloud-hypervisor";
+  }
   return {
+    realizer,
     hypervisor: await selectHypervisor({
-      hypervisor: f.hypervisor ?? "auto",
+      hypervisor,
       accel: f.accel ?? "auto",
-      chCommand: (f["cloud-hypervisor"] ?? "cloud-hypervisor").split(/\s+/).filter((x) => x !== ""),
+      chCommand: commandFlag(f["cloud-hypervisor"], "cloud-hypervisor"),
     }),
     runDir,
     vmStopTimeoutMs: durationFlag("vm-stop-timeout", f["vm-stop-timeout"], 30_000),
@@ -53,6 +66,41 @@ export async function agentTuning(f: KcoreFlags): Promise<{
     warmPool: intFlag("warm-pool", f["warm-pool"], 2, 0, 64),
     cpuAllocationRatio: numberFlag("cpu-allocation-ratio", f["cpu-allocation-ratio"], 1, 0.1, 64),
   };
+}
+
+/** Command words of a flag like `--nixos-rebuild "sudo nixos-rebuild"`. */
+function commandFlag(value: string | undefined, fallback: string): string[] {
+  return (value ?? fallback).split(/\s+/).filter((x) => x !== "");
+}
+
+/** `--realizer nixos|direct|auto` (auto: nixos on a NixOS host, which has /etc/NIXOS). */
+export function realizerFlags(f: KcoreFlags): Realizer {
+  const want = f.realizer ?? "auto";
+  if (want !== "auto" && want !== "nixos" && want !== "direct")
+    throw new KcoreError(
+      "InvalidArgument",
+      `--realizer: invalid value ${JSON.stringify(want)}: expected nixos, direct or auto`,
+    );
+  const kind = want === "auto" ? (existsSync("/etc/NIXOS") ? "nixos" : "direct") : want;
+  if (kind === "direct") {
+    for (const flag of ["nixos-config", "nixos-rebuild"] as const)
+      if (f[flag] !== undefined)
+        throw new KcoreError(
+          "InvalidArgument",
+          `--${flag} needs the nixos realizer; this node uses direct (see --realizer)`,
+        );
+    return { kind };
+  }
+  const configFile = f["nixos-config"] ?? "/etc/nixos/kcore-vms.nix";
+  if (!configFile.startsWith("/") || !configFile.endsWith(".nix"))
+    throw new KcoreError(
+      "InvalidArgument",
+      `--nixos-config: ${JSON.stringify(configFile)} must be an absolute path to a .nix file`,
+    );
+  const rebuildCommand = commandFlag(f["nixos-rebuild"], "nixos-rebuild");
+  if (rebuildCommand.length === 0)
+    throw new KcoreError("InvalidArgument", "--nixos-rebuild: empty command");
+  return { kind, configFile, rebuildCommand };
 }
 
 export async function runAgent(f: KcoreFlags): Promise<number> {

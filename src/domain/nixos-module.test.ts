@@ -72,7 +72,7 @@ function expected(vm: NixosVm): Record<string, unknown> {
     tap: vm.tap?.name ?? null,
     apiSocket: vm.apiSocket,
     serialSocket: vm.serialSocket,
-    autostart: vm.desiredState === "Running",
+    running: vm.desiredState === "Running",
   };
 }
 
@@ -144,6 +144,6 @@ test("a realistic node of 48 VMs parses and evaluates", () => {
   >;
   assert.equal(Object.keys(got).length, 48);
   assert.equal(got["vm-01"]?.cmdline, 'console=ttyS0 root=/dev/vda1 kcore.note="${HOME}"');
-  assert.equal(got["vm-00"]?.autostart, false);
+  assert.equal(got["vm-00"]?.running, false);
   assert.equal(got["vm-03"]?.tap, "kctap3");
 });

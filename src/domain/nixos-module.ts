@@ -51,7 +51,7 @@ function vmEntry(vm: NixosVm): Nix {
       tap = ${vm.tap?.name ?? null};
       apiSocket = ${vm.apiSocket};
       serialSocket = ${vm.serialSocket};
-      autostart = ${vm.desiredState === "Running"};
+      running = ${vm.desiredState === "Running"};
     }`;
 }
 

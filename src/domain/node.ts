@@ -29,7 +29,30 @@ export interface NodeStatus {
   readonly taints: readonly Taint[];
   /** host:port where the agent serves the controller. */
   readonly address: string;
+  /** The last NixOS rebuild (nixos realizer only). */
+  readonly lastRebuild?: RebuildOutcome;
 }
+
+export type RebuildState = "Applying" | "Succeeded" | "Failed";
+
+/** What the nixos realizer did with the node's rendered module. */
+export interface RebuildOutcome {
+  readonly state: RebuildState;
+  /** Successful applies on the node so far. */
+  readonly generation: number;
+  /** The NixOS system profile generation after the switch; 0 when unknown. */
+  readonly systemGeneration: number;
+  readonly configSha256: string;
+  readonly phase: "test" | "switch";
+  readonly message: string;
+  readonly outputTail: string;
+  readonly startedAt: string;
+  /** Empty while applying. */
+  readonly finishedAt: string;
+}
+
+/** Bounds on a reported rebuild outcome. */
+export const REBUILD_LIMITS = { maxMessage: 1024, maxOutputTail: 8192 } as const;
 
 export interface Node {
   readonly metadata: ObjectMeta;

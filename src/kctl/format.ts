@@ -103,6 +103,21 @@ export function nodeDocument(n: PbNode): Record<string, unknown> {
       version: s?.version ?? "",
       address: s?.address ?? "",
       taints: s?.taints.map((t) => ({ key: t.key, value: t.value, effect: t.effect })) ?? [],
+      ...(s?.lastRebuild
+        ? {
+            lastRebuild: {
+              state: s.lastRebuild.state,
+              generation: Number(s.lastRebuild.generation),
+              systemGeneration: Number(s.lastRebuild.systemGeneration),
+              configSha256: s.lastRebuild.configSha256,
+              phase: s.lastRebuild.phase,
+              message: s.lastRebuild.message,
+              startedAt: s.lastRebuild.startedAt,
+              finishedAt: s.lastRebuild.finishedAt,
+              outputTail: s.lastRebuild.outputTail,
+            },
+          }
+        : {}),
     },
   };
 }

@@ -6,6 +6,7 @@ import { signNodeCsr } from "./commands/certificate.js";
 import { deleteResources } from "./commands/delete.js";
 import { describe, get } from "./commands/get.js";
 import { logs } from "./commands/logs.js";
+import { renderNix } from "./commands/render.js";
 import { run } from "./commands/run.js";
 import { version } from "./commands/version.js";
 import { consoleVm, setVmState } from "./commands/vm.js";
@@ -26,6 +27,7 @@ export const USAGE = `kctl: the kcore operator CLI
   kctl wait KIND NAME --for phase=Succeeded|state=Running|delete [--timeout 60s]
   kctl set vm NAME --state Running|Stopped
   kctl console vm NAME          (Ctrl-] detaches)
+  kctl render nix --node NAME   (the NixOS module a nixos node applies)
   kctl run NAME --wasm FILE [--restart Always|OnFailure|Never] [--env K=V] [--memory 64Mi] [--cpu 500m] [-- ARGS...]
   kctl certificate sign --csr FILE --out-dir DIR
   kctl version
@@ -56,6 +58,7 @@ const OPTIONS = {
   csr: { type: "string" },
   "out-dir": { type: "string" },
   state: { type: "string" },
+  node: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -173,6 +176,11 @@ export async function main(argv: readonly string[]): Promise<number> {
             "usage: kctl set vm NAME --state Running|Stopped",
           );
         await setVmState(need(a2, "NAME"), need(f.state, "--state"), flags);
+        return 0;
+      case "render":
+        if (a1 !== "nix")
+          throw new KcoreError("InvalidArgument", "usage: kctl render nix --node NAME");
+        await renderNix(need(f.node, "--node"), flags);
         return 0;
       case "console":
         if (a1 === undefined || resolveKind(a1) !== "VM")

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { SafeName } from "../domain/names.js";
-import type { Node, NodeStatus, ResourceList } from "../domain/node.js";
+import type { Node, NodeStatus, RebuildOutcome, ResourceList } from "../domain/node.js";
 import type { Db } from "./database.js";
 import type { GroupCommitter } from "./group-commit.js";
 
@@ -106,6 +106,9 @@ export class NodeStore {
         version: reg.version,
         taints: existing?.status.taints ?? [],
         address: reg.address,
+        ...(reg.realizer === "nixos" && existing?.status.lastRebuild
+          ? { lastRebuild: existing.status.lastRebuild }
+          : {}),
       };
       return this.#save({
         metadata: {
@@ -118,6 +121,15 @@ export class NodeStore {
         },
         status,
       });
+    });
+  }
+
+  /** Records what the node's last NixOS rebuild did. Returns undefined for an unknown node. */
+  recordRebuild(name: string, outcome: RebuildOutcome): Promise<Node | undefined> {
+    return this.#commit.run(() => {
+      const existing = this.get(name);
+      if (!existing) return undefined;
+      return this.#save({ ...existing, status: { ...existing.status, lastRebuild: outcome } });
     });
   }
 

@@ -5,6 +5,8 @@
  *
  * Usage: main.js --api-socket path=SOCK [--event-monitor path=FILE] [--no-shutdown]
  *        [--sim-hang-on ENDPOINT,...] [--sim-die-on ENDPOINT,...] [--sim-guest-panic-after MS]
+ *        [VM options: --kernel/--firmware, --initramfs, --cmdline, --cpus, --memory, --disk,
+ *         --serial, --console, --net, --pvpanic: the VM is created and booted at start-up]
  */
 import {
   closeSync,
@@ -17,6 +19,7 @@ import {
 } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
+import { vmConfigFromArgs } from "./cli-config.js";
 import { frame, serveConnection } from "./http.js";
 import { loadRoutes } from "./spec.js";
 import { Vmm } from "./vmm.js";
@@ -184,7 +187,30 @@ const server = createServer((socket) => {
 });
 server.listen(apiSocket, () => {
   event("vmm", "starting");
+  void bootFromCommandLine();
 });
+
+/** With a payload on the command line, CH creates and boots that VM itself (as a unit runs it). */
+async function bootFromCommandLine(): Promise<void> {
+  let config: Record<string, unknown> | undefined;
+  try {
+    config = vmConfigFromArgs(args);
+  } catch (e) {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  if (config === undefined) return;
+  for (const [endpoint, body] of [
+    ["vm.create", Buffer.from(JSON.stringify(config))],
+    ["vm.boot", undefined],
+  ] as const) {
+    const res = await vmm.handle({ method: "PUT", endpoint, body });
+    if (res !== "hang" && res.status >= 300) {
+      process.stderr.write(`Error booting VM: ${JSON.stringify(res.body)}\n`);
+      process.exit(1);
+    }
+  }
+}
 process.on("SIGTERM", () => {
   exit();
 });

@@ -16,7 +16,10 @@ import { RUNTIME_WRITE, UUID } from "../records.js";
 import { StatusBatcher } from "../status-batcher.js";
 import { vmPaths, type VmPaths } from "./vm-layout.js";
 import { provisionVm } from "./vm-provision.js";
-import { VmSupervisor, type VmRecord } from "./vm-supervisor.js";
+import { VmSupervisor } from "./vm-supervisor.js";
+import type { VmRecord, VmRunner } from "./vm-runner.js";
+import type { NixosRealizer } from "../nixos/realizer.js";
+import { NixosVmRunner } from "../nixos/nixos-vm-runner.js";
 
 /** A VM assigned to this node, with the public keys of the SshKeys it names. */
 export interface VmAssignmentOnNode {
@@ -34,6 +37,8 @@ export interface VmManagerOptions {
   readonly stopTimeoutMs: number;
   readonly pollMs: number;
   readonly report: (items: { vm: Vm; status: VmStatus }[]) => Promise<unknown>;
+  /** With the nixos realizer: systemd runs the hypervisors, as the rebuilt configuration says. */
+  readonly realizer?: NixosRealizer;
 }
 
 /** The node's VMs: one supervisor each, started, updated and removed to match the assignment. */
@@ -41,10 +46,7 @@ export class VmManager {
   readonly #o: VmManagerOptions;
   readonly #log: Logger;
   readonly #images: ImageCache;
-  readonly #sups = new Map<
-    string,
-    { sup: VmSupervisor; keys: readonly string[]; paths: VmPaths }
-  >();
+  readonly #sups = new Map<string, { sup: VmRunner; keys: readonly string[]; paths: VmPaths }>();
   /** Removals in progress, by VM name: a new VM of the same name waits for its sockets. */
   readonly #removing = new Map<string, Promise<void>>();
   readonly #reports: StatusBatcher<{ vm: Vm; status: VmStatus }>;
@@ -69,6 +71,11 @@ export class VmManager {
 
   /** Re-attaches to every VM recorded on disk, before the controller is reachable. */
   adoptFromDisk(): void {
+    this.#adopt();
+    this.#o.realizer?.start();
+  }
+
+  #adopt(): void {
     const dir = join(this.#o.dataDir, "vms");
     if (!existsSync(dir)) return;
     for (const uid of readdirSync(dir)) {
@@ -92,28 +99,34 @@ export class VmManager {
     for (const d of [paths.stateDir, paths.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     writeFileAtomic(paths.assignment, JSON.stringify(a), 0o600, RUNTIME_WRITE);
     const uid = vm.metadata.uid;
-    const sup = new VmSupervisor(vm, {
-      driver: this.#o.driver,
+    const common = {
       paths,
       clock: this.#o.clock,
       logger: this.#log.child({ vm: vm.metadata.name, uid: vm.metadata.uid }),
       backoff: this.#o.backoff,
-      stopTimeoutMs: this.#o.stopTimeoutMs,
       pollMs: this.#o.pollMs,
-      provision: (cur, progress) =>
+      provision: (cur: Vm, progress: (message: string) => void) =>
         // The keys of the newest assignment: they can change without a new generation.
         provisionVm(cur, this.#sups.get(uid)?.keys ?? a.sshPublicKeys, paths, {
           dataDir: this.#o.dataDir,
           images: this.#images,
           progress,
         }),
-      persist: (rec) => {
+      persist: (rec: VmRecord) => {
         writeFileAtomic(paths.record, JSON.stringify(rec), 0o600, RUNTIME_WRITE);
       },
-      report: (cur, status) => {
+      report: (cur: Vm, status: VmStatus) => {
         this.#queue(cur, status);
       },
-    });
+    };
+    const realizer = this.#o.realizer;
+    const sup: VmRunner = realizer
+      ? new NixosVmRunner(vm, { ...common, realizer, startGraceMs: 15_000 })
+      : new VmSupervisor(vm, {
+          ...common,
+          driver: this.#o.driver,
+          stopTimeoutMs: this.#o.stopTimeoutMs,
+        });
     this.#sups.set(uid, { sup, keys: a.sshPublicKeys, paths });
     sup.start(record);
   }
@@ -154,7 +167,7 @@ export class VmManager {
     }
   }
 
-  #remove(uid: string, sup: VmSupervisor): void {
+  #remove(uid: string, sup: VmRunner): void {
     const vm = sup.vm;
     const name = vm.metadata.name;
     if (this.#removing.has(name)) return;
@@ -184,7 +197,7 @@ export class VmManager {
     this.#removing.set(name, p);
   }
 
-  #find(name: string, uid: string): { sup: VmSupervisor; paths: VmPaths } {
+  #find(name: string, uid: string): { sup: VmRunner; paths: VmPaths } {
     if (!UUID.test(uid)) throw new KcoreError("InvalidArgument", "vmUid: not a UUID");
     const e = this.#sups.get(uid);
     if (e?.sup.vm.metadata.name !== name) throw new NotFoundError("VM", name);

@@ -12,16 +12,9 @@ import type { HypervisorDriver, VmPlan, VmProcess } from "../../vm/driver.js";
 import type { Clock } from "../clock.js";
 import { SerialRelay, trimConsoleLog } from "./console.js";
 import type { VmPaths } from "./vm-layout.js";
+import type { VmRecord, VmRunner } from "./vm-runner.js";
 
-/** What the supervisor keeps on disk so that a restarted agent adopts the VM. */
-export interface VmRecord {
-  readonly uid: string;
-  /** The generation whose spec the running hypervisor was started with. */
-  readonly startedGeneration: number;
-  readonly process?: { readonly pid: number; readonly startTime: string };
-  readonly restartCount: number;
-  readonly lifecycle: VmLifecycle;
-}
+export type { VmRecord } from "./vm-runner.js";
 
 export interface VmSupervisorDeps {
   readonly driver: HypervisorDriver;
@@ -48,7 +41,7 @@ function runSpecKey(vm: Vm): string {
  * should run is started again with backoff; Stopped is the ACPI power button, then force after
  * a timeout.
  */
-export class VmSupervisor {
+export class VmSupervisor implements VmRunner {
   #vm: Vm;
   readonly #d: VmSupervisorDeps;
   #proc: VmProcess | undefined;

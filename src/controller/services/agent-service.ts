@@ -1,7 +1,7 @@
 import { InvalidFieldError, KcoreError } from "../../domain/errors.js";
 import { parseLabels, parseName } from "../../domain/names.js";
 import type { WasmWorkload } from "../../domain/wasm-workload.js";
-import { nodeToPb, resourcesFromPb } from "../../api/convert-node.js";
+import { nodeToPb, rebuildFromPb, resourcesFromPb } from "../../api/convert-node.js";
 import { statusFromPb, workloadToPb } from "../../api/convert-wasm-workload.js";
 import { untilAborted, type ServiceImpl } from "../../api/gate.js";
 import type { AgentService } from "../../gen/kcore/v1/agent_pb.js";
@@ -153,6 +153,17 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
     },
     async reportVmStatus(req) {
       await writeReports(c.vms, req, vmStatusFromPb, (s, node) => ({ ...s, node }));
+      return {};
+    },
+    async reportRebuild(req) {
+      const node = parseName("nodeName", req.nodeName);
+      const outcome = rebuildFromPb("outcome", req.outcome);
+      if (c.nodes.get(node)?.status.realizer !== "nixos")
+        throw new KcoreError(
+          "FailedPrecondition",
+          `node '${node}' is not registered with the nixos realizer`,
+        );
+      await c.nodes.recordRebuild(node, outcome);
       return {};
     },
   };

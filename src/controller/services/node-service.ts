@@ -6,6 +6,7 @@ import { nodeToPb } from "../../api/convert-node.js";
 import type { ServiceImpl } from "../../api/gate.js";
 import type { NodeService } from "../../gen/kcore/v1/node_pb.js";
 import type { ControllerContext } from "../context.js";
+import { readyNodeOf } from "./common.js";
 
 export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeService> {
   return {
@@ -13,6 +14,18 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
       const n = c.nodes.get(parseName("name", req.name));
       if (!n) throw new NotFoundError("Node", req.name);
       return Promise.resolve(nodeToPb(n, isReady(n, c.now().getTime())));
+    },
+    async renderNix(req) {
+      const name = parseName("name", req.name);
+      if (!c.nodes.get(name)) throw new NotFoundError("Node", name);
+      const node = readyNodeOf(c, "Node", name, name);
+      if (node.status.realizer !== "nixos")
+        throw new KcoreError(
+          "FailedPrecondition",
+          `node '${name}' uses the ${node.status.realizer} realizer: only nixos nodes render a Nix module`,
+        );
+      const r = await c.agentClient(node.status.address).renderNix({}, { timeoutMs: 10_000 });
+      return { text: r.text, path: r.path };
     },
     listNodes() {
       const now = c.now().getTime();

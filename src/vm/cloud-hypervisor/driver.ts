@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Observed } from "../../domain/vm-state.js";
 import { isSameProcess } from "../../util/processes.js";
 import { assertNever } from "../../domain/assert-never.js";
@@ -166,5 +166,32 @@ export function readChEvents(path: string): ChEvent[] {
     return parseChEvents(readFileSync(path, "utf8")).events;
   } catch {
     return [];
+  }
+}
+
+/**
+ * What a VMM that the agent did not start (a systemd unit, with the nixos realizer) shows through
+ * its API socket alone. No socket, a refused connection or no VM in the VMM is `absent`; no
+ * answer in time is `unreachable`. Never throws.
+ */
+export async function observeChSocket(
+  socket: string,
+  eventsFile: string | undefined,
+  timeoutMs = CALL_TIMEOUT_MS,
+): Promise<Observed> {
+  if (!existsSync(socket)) return { kind: "absent" };
+  try {
+    const res = await chCall(socket, "GET", "vm.info", undefined, { timeoutMs });
+    const observed = observedFromChState((res.body as { state?: unknown } | undefined)?.state);
+    const last = eventsFile === undefined ? undefined : readChEvents(eventsFile).at(-1);
+    if (observed.kind === "running" && last?.source === "guest" && last.event === "panic")
+      return { kind: "shutdown" };
+    return observed;
+  } catch (e) {
+    if (e instanceof CloudHypervisorError && (e.status === 404 || e.status === 500))
+      return { kind: "absent" };
+    const cause = e instanceof Error ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
+    if (cause?.code === "ECONNREFUSED" || cause?.code === "ENOENT") return { kind: "absent" };
+    return { kind: "unreachable", reason: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Node, ResourceList } from "./node_pb.js";
+import type { Node, RebuildOutcome, RenderNixResponseSchema, ResourceList } from "./node_pb.js";
 import { file_kcore_v1_node } from "./node_pb.js";
 import type { ConsoleOutputSchema, Vm, VmStatus } from "./vm_pb.js";
 import { file_kcore_v1_vm } from "./vm_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/agent.proto.
  */
 export const file_kcore_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSKcAQoPUmVhZExvZ3NSZXF1ZXN0EhUKDXdvcmtsb2FkX25hbWUYASABKAkSFAoMd29ya2xvYWRfdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQESEAoIcHJldmlvdXMYBSABKAgSEgoKdGltZXN0YW1wcxgGIAEoCEINCgtfdGFpbF9saW5lcyJrChBWbUNvbnNvbGVSZXF1ZXN0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQFCDQoLX3RhaWxfbGluZXMiQQoQTm9kZUNvbnNvbGVJbnB1dBIPCgd2bV9uYW1lGAEgASgJEg4KBnZtX3VpZBgCIAEoCRIMCgRkYXRhGAMgASgMMq8DCgxBZ2VudFNlcnZpY2USTQoMUmVnaXN0ZXJOb2RlEh0ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBoeLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmtjb3JlLnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5rY29yZS52MS5IZWFydGJlYXRSZXNwb25zZRJOChBXYXRjaEFzc2lnbm1lbnRzEiEua2NvcmUudjEuV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QaFS5rY29yZS52MS5Bc3NpZ25tZW50czABEmUKFFJlcG9ydFdvcmtsb2FkU3RhdHVzEiUua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXF1ZXN0GiYua2NvcmUudjEuUmVwb3J0V29ya2xvYWRTdGF0dXNSZXNwb25zZRJTCg5SZXBvcnRWbVN0YXR1cxIfLmtjb3JlLnYxLlJlcG9ydFZtU3RhdHVzUmVxdWVzdBogLmtjb3JlLnYxLlJlcG9ydFZtU3RhdHVzUmVzcG9uc2Uy3gEKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAFiBnByb3RvMw", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
+  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSJUChRSZXBvcnRSZWJ1aWxkUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSKQoHb3V0Y29tZRgCIAEoCzIYLmtjb3JlLnYxLlJlYnVpbGRPdXRjb21lIhcKFVJlcG9ydFJlYnVpbGRSZXNwb25zZSKcAQoPUmVhZExvZ3NSZXF1ZXN0EhUKDXdvcmtsb2FkX25hbWUYASABKAkSFAoMd29ya2xvYWRfdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQESEAoIcHJldmlvdXMYBSABKAgSEgoKdGltZXN0YW1wcxgGIAEoCEINCgtfdGFpbF9saW5lcyJrChBWbUNvbnNvbGVSZXF1ZXN0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQFCDQoLX3RhaWxfbGluZXMiQQoQTm9kZUNvbnNvbGVJbnB1dBIPCgd2bV9uYW1lGAEgASgJEg4KBnZtX3VpZBgCIAEoCRIMCgRkYXRhGAMgASgMIhIKEFJlbmRlck5peFJlcXVlc3QygQQKDEFnZW50U2VydmljZRJNCgxSZWdpc3Rlck5vZGUSHS5rY29yZS52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0Gh4ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2NvcmUudjEuSGVhcnRiZWF0UmVxdWVzdBobLmtjb3JlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEk4KEFdhdGNoQXNzaWdubWVudHMSIS5rY29yZS52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBoVLmtjb3JlLnYxLkFzc2lnbm1lbnRzMAESZQoUUmVwb3J0V29ya2xvYWRTdGF0dXMSJS5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QaJi5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlElMKDlJlcG9ydFZtU3RhdHVzEh8ua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0GiAua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXNwb25zZRJQCg1SZXBvcnRSZWJ1aWxkEh4ua2NvcmUudjEuUmVwb3J0UmVidWlsZFJlcXVlc3QaHy5rY29yZS52MS5SZXBvcnRSZWJ1aWxkUmVzcG9uc2UypAIKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAESRAoJUmVuZGVyTml4Ehoua2NvcmUudjEuUmVuZGVyTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlYgZwcm90bzM", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
 
 /**
  * @generated from message kcore.v1.RegisterNodeRequest
@@ -310,6 +310,41 @@ export const ReportVmStatusResponseSchema: GenMessage<ReportVmStatusResponse> = 
   messageDesc(file_kcore_v1_agent, 12);
 
 /**
+ * @generated from message kcore.v1.ReportRebuildRequest
+ */
+export type ReportRebuildRequest = Message<"kcore.v1.ReportRebuildRequest"> & {
+  /**
+   * @generated from field: string node_name = 1;
+   */
+  nodeName: string;
+
+  /**
+   * @generated from field: kcore.v1.RebuildOutcome outcome = 2;
+   */
+  outcome?: RebuildOutcome | undefined;
+};
+
+/**
+ * Describes the message kcore.v1.ReportRebuildRequest.
+ * Use `create(ReportRebuildRequestSchema)` to create a new message.
+ */
+export const ReportRebuildRequestSchema: GenMessage<ReportRebuildRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 13);
+
+/**
+ * @generated from message kcore.v1.ReportRebuildResponse
+ */
+export type ReportRebuildResponse = Message<"kcore.v1.ReportRebuildResponse"> & {
+};
+
+/**
+ * Describes the message kcore.v1.ReportRebuildResponse.
+ * Use `create(ReportRebuildResponseSchema)` to create a new message.
+ */
+export const ReportRebuildResponseSchema: GenMessage<ReportRebuildResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 14);
+
+/**
  * @generated from message kcore.v1.ReadLogsRequest
  */
 export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
@@ -349,7 +384,7 @@ export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
  * Use `create(ReadLogsRequestSchema)` to create a new message.
  */
 export const ReadLogsRequestSchema: GenMessage<ReadLogsRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 13);
+  messageDesc(file_kcore_v1_agent, 15);
 
 /**
  * Calls the controller makes to a node agent.
@@ -384,7 +419,7 @@ export type VmConsoleRequest = Message<"kcore.v1.VmConsoleRequest"> & {
  * Use `create(VmConsoleRequestSchema)` to create a new message.
  */
 export const VmConsoleRequestSchema: GenMessage<VmConsoleRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 14);
+  messageDesc(file_kcore_v1_agent, 16);
 
 /**
  * The first message names the VM; later ones carry input.
@@ -413,7 +448,20 @@ export type NodeConsoleInput = Message<"kcore.v1.NodeConsoleInput"> & {
  * Use `create(NodeConsoleInputSchema)` to create a new message.
  */
 export const NodeConsoleInputSchema: GenMessage<NodeConsoleInput> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 15);
+  messageDesc(file_kcore_v1_agent, 17);
+
+/**
+ * @generated from message kcore.v1.RenderNixRequest
+ */
+export type RenderNixRequest = Message<"kcore.v1.RenderNixRequest"> & {
+};
+
+/**
+ * Describes the message kcore.v1.RenderNixRequest.
+ * Use `create(RenderNixRequestSchema)` to create a new message.
+ */
+export const RenderNixRequestSchema: GenMessage<RenderNixRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 18);
 
 /**
  * @generated from service kcore.v1.AgentService
@@ -459,6 +507,14 @@ export const AgentService: GenService<{
     input: typeof ReportVmStatusRequestSchema;
     output: typeof ReportVmStatusResponseSchema;
   },
+  /**
+   * @generated from rpc kcore.v1.AgentService.ReportRebuild
+   */
+  reportRebuild: {
+    methodKind: "unary";
+    input: typeof ReportRebuildRequestSchema;
+    output: typeof ReportRebuildResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_agent, 0);
 
@@ -489,6 +545,14 @@ export const NodeAgentService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof NodeConsoleInputSchema;
     output: typeof ConsoleOutputSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.NodeAgentService.RenderNix
+   */
+  renderNix: {
+    methodKind: "unary";
+    input: typeof RenderNixRequestSchema;
+    output: typeof RenderNixResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_agent, 1);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/node.proto.
  */
 export const file_kcore_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChNrY29yZS92MS9ub2RlLnByb3RvEghrY29yZS52MSJLCgxSZXNvdXJjZUxpc3QSEgoKY3B1X21pbGxpcxgBIAEoAxIUCgxtZW1vcnlfYnl0ZXMYAiABKAMSEQoJd29ya2xvYWRzGAMgASgDIjMKBVRhaW50EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAki2QIKCk5vZGVTdGF0dXMSDQoFcmVhZHkYASABKAgSKAoIYXBwcm92YWwYAiABKA4yFi5rY29yZS52MS5Ob2RlQXBwcm92YWwSEwoLc2NoZWR1bGFibGUYAyABKAgSKAoIY2FwYWNpdHkYBCABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSKwoLYWxsb2NhdGFibGUYBSABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSJQoFdXNhZ2UYBiABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSFgoObGFzdF9oZWFydGJlYXQYByABKAkSEgoKaHlwZXJ2aXNvchgIIAEoCRIQCghyZWFsaXplchgJIAEoCRIPCgd2ZXJzaW9uGAogASgJEh8KBnRhaW50cxgLIAMoCzIPLmtjb3JlLnYxLlRhaW50Eg8KB2FkZHJlc3MYDCABKAkiVAoETm9kZRImCghtZXRhZGF0YRgBIAEoCzIULmtjb3JlLnYxLk9iamVjdE1ldGESJAoGc3RhdHVzGAIgASgLMhQua2NvcmUudjEuTm9kZVN0YXR1cyIeCg5HZXROb2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhIKEExpc3ROb2Rlc1JlcXVlc3QiMgoRTGlzdE5vZGVzUmVzcG9uc2USHQoFaXRlbXMYASADKAsyDi5rY29yZS52MS5Ob2RlIi0KGlNpZ25Ob2RlQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkiUgobU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YAiABKAkqgAEKDE5vZGVBcHByb3ZhbBIdChlOT0RFX0FQUFJPVkFMX1VOU1BFQ0lGSUVEEAASGQoVTk9ERV9BUFBST1ZBTF9QRU5ESU5HEAESGgoWTk9ERV9BUFBST1ZBTF9BUFBST1ZFRBACEhoKFk5PREVfQVBQUk9WQUxfUkVKRUNURUQQAzLsAQoLTm9kZVNlcnZpY2USMwoHR2V0Tm9kZRIYLmtjb3JlLnYxLkdldE5vZGVSZXF1ZXN0Gg4ua2NvcmUudjEuTm9kZRJECglMaXN0Tm9kZXMSGi5rY29yZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Ghsua2NvcmUudjEuTGlzdE5vZGVzUmVzcG9uc2USYgoTU2lnbk5vZGVDZXJ0aWZpY2F0ZRIkLmtjb3JlLnYxLlNpZ25Ob2RlQ2VydGlmaWNhdGVSZXF1ZXN0GiUua2NvcmUudjEuU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_kcore_v1_meta]);
+  fileDesc("ChNrY29yZS92MS9ub2RlLnByb3RvEghrY29yZS52MSJLCgxSZXNvdXJjZUxpc3QSEgoKY3B1X21pbGxpcxgBIAEoAxIUCgxtZW1vcnlfYnl0ZXMYAiABKAMSEQoJd29ya2xvYWRzGAMgASgDIjMKBVRhaW50EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAkiiQMKCk5vZGVTdGF0dXMSDQoFcmVhZHkYASABKAgSKAoIYXBwcm92YWwYAiABKA4yFi5rY29yZS52MS5Ob2RlQXBwcm92YWwSEwoLc2NoZWR1bGFibGUYAyABKAgSKAoIY2FwYWNpdHkYBCABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSKwoLYWxsb2NhdGFibGUYBSABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSJQoFdXNhZ2UYBiABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSFgoObGFzdF9oZWFydGJlYXQYByABKAkSEgoKaHlwZXJ2aXNvchgIIAEoCRIQCghyZWFsaXplchgJIAEoCRIPCgd2ZXJzaW9uGAogASgJEh8KBnRhaW50cxgLIAMoCzIPLmtjb3JlLnYxLlRhaW50Eg8KB2FkZHJlc3MYDCABKAkSLgoMbGFzdF9yZWJ1aWxkGA0gASgLMhgua2NvcmUudjEuUmVidWlsZE91dGNvbWUiwwEKDlJlYnVpbGRPdXRjb21lEg0KBXN0YXRlGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSGQoRc3lzdGVtX2dlbmVyYXRpb24YAyABKAMSFQoNY29uZmlnX3NoYTI1NhgEIAEoCRINCgVwaGFzZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhMKC291dHB1dF90YWlsGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEwoLZmluaXNoZWRfYXQYCSABKAkiVAoETm9kZRImCghtZXRhZGF0YRgBIAEoCzIULmtjb3JlLnYxLk9iamVjdE1ldGESJAoGc3RhdHVzGAIgASgLMhQua2NvcmUudjEuTm9kZVN0YXR1cyIeCg5HZXROb2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhIKEExpc3ROb2Rlc1JlcXVlc3QiMgoRTGlzdE5vZGVzUmVzcG9uc2USHQoFaXRlbXMYASADKAsyDi5rY29yZS52MS5Ob2RlIi0KGlNpZ25Ob2RlQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkiUgobU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YAiABKAkiJAoUUmVuZGVyTm9kZU5peFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChFSZW5kZXJOaXhSZXNwb25zZRIMCgR0ZXh0GAEgASgJEgwKBHBhdGgYAiABKAkqgAEKDE5vZGVBcHByb3ZhbBIdChlOT0RFX0FQUFJPVkFMX1VOU1BFQ0lGSUVEEAASGQoVTk9ERV9BUFBST1ZBTF9QRU5ESU5HEAESGgoWTk9ERV9BUFBST1ZBTF9BUFBST1ZFRBACEhoKFk5PREVfQVBQUk9WQUxfUkVKRUNURUQQAzK2AgoLTm9kZVNlcnZpY2USMwoHR2V0Tm9kZRIYLmtjb3JlLnYxLkdldE5vZGVSZXF1ZXN0Gg4ua2NvcmUudjEuTm9kZRJICglSZW5kZXJOaXgSHi5rY29yZS52MS5SZW5kZXJOb2RlTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlEkQKCUxpc3ROb2RlcxIaLmtjb3JlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaGy5rY29yZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJiChNTaWduTm9kZUNlcnRpZmljYXRlEiQua2NvcmUudjEuU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlcXVlc3QaJS5rY29yZS52MS5TaWduTm9kZUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_kcore_v1_meta]);
 
 /**
  * @generated from message kcore.v1.ResourceList
@@ -135,6 +135,13 @@ export type NodeStatus = Message<"kcore.v1.NodeStatus"> & {
    * @generated from field: string address = 12;
    */
   address: string;
+
+  /**
+   * The last NixOS rebuild on a node with the nixos realizer; absent on direct nodes.
+   *
+   * @generated from field: kcore.v1.RebuildOutcome last_rebuild = 13;
+   */
+  lastRebuild?: RebuildOutcome | undefined;
 };
 
 /**
@@ -143,6 +150,77 @@ export type NodeStatus = Message<"kcore.v1.NodeStatus"> & {
  */
 export const NodeStatusSchema: GenMessage<NodeStatus> = /*@__PURE__*/
   messageDesc(file_kcore_v1_node, 2);
+
+/**
+ * What the nixos realizer did with the node's rendered module (docs/nixos.md).
+ *
+ * @generated from message kcore.v1.RebuildOutcome
+ */
+export type RebuildOutcome = Message<"kcore.v1.RebuildOutcome"> & {
+  /**
+   * "Applying", "Succeeded" or "Failed".
+   *
+   * @generated from field: string state = 1;
+   */
+  state: string;
+
+  /**
+   * Successful applies on this node so far (kcore's own count; survives agent restarts).
+   *
+   * @generated from field: int64 generation = 2;
+   */
+  generation: bigint;
+
+  /**
+   * The NixOS system profile generation after the switch; 0 when it cannot be read.
+   *
+   * @generated from field: int64 system_generation = 3;
+   */
+  systemGeneration: bigint;
+
+  /**
+   * sha256 of the rendered module this outcome is about.
+   *
+   * @generated from field: string config_sha256 = 4;
+   */
+  configSha256: string;
+
+  /**
+   * "test" or "switch": the step that ran last.
+   *
+   * @generated from field: string phase = 5;
+   */
+  phase: string;
+
+  /**
+   * @generated from field: string message = 6;
+   */
+  message: string;
+
+  /**
+   * The last lines of the rebuild command's output (bounded).
+   *
+   * @generated from field: string output_tail = 7;
+   */
+  outputTail: string;
+
+  /**
+   * @generated from field: string started_at = 8;
+   */
+  startedAt: string;
+
+  /**
+   * @generated from field: string finished_at = 9;
+   */
+  finishedAt: string;
+};
+
+/**
+ * Describes the message kcore.v1.RebuildOutcome.
+ * Use `create(RebuildOutcomeSchema)` to create a new message.
+ */
+export const RebuildOutcomeSchema: GenMessage<RebuildOutcome> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_node, 3);
 
 /**
  * @generated from message kcore.v1.Node
@@ -164,7 +242,7 @@ export type Node = Message<"kcore.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 3);
+  messageDesc(file_kcore_v1_node, 4);
 
 /**
  * @generated from message kcore.v1.GetNodeRequest
@@ -181,7 +259,7 @@ export type GetNodeRequest = Message<"kcore.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 4);
+  messageDesc(file_kcore_v1_node, 5);
 
 /**
  * @generated from message kcore.v1.ListNodesRequest
@@ -194,7 +272,7 @@ export type ListNodesRequest = Message<"kcore.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 5);
+  messageDesc(file_kcore_v1_node, 6);
 
 /**
  * @generated from message kcore.v1.ListNodesResponse
@@ -211,7 +289,7 @@ export type ListNodesResponse = Message<"kcore.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 6);
+  messageDesc(file_kcore_v1_node, 7);
 
 /**
  * @generated from message kcore.v1.SignNodeCertificateRequest
@@ -230,7 +308,7 @@ export type SignNodeCertificateRequest = Message<"kcore.v1.SignNodeCertificateRe
  * Use `create(SignNodeCertificateRequestSchema)` to create a new message.
  */
 export const SignNodeCertificateRequestSchema: GenMessage<SignNodeCertificateRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 7);
+  messageDesc(file_kcore_v1_node, 8);
 
 /**
  * @generated from message kcore.v1.SignNodeCertificateResponse
@@ -252,7 +330,50 @@ export type SignNodeCertificateResponse = Message<"kcore.v1.SignNodeCertificateR
  * Use `create(SignNodeCertificateResponseSchema)` to create a new message.
  */
 export const SignNodeCertificateResponseSchema: GenMessage<SignNodeCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_node, 8);
+  messageDesc(file_kcore_v1_node, 9);
+
+/**
+ * The operator's API for nodes.
+ *
+ * @generated from message kcore.v1.RenderNodeNixRequest
+ */
+export type RenderNodeNixRequest = Message<"kcore.v1.RenderNodeNixRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message kcore.v1.RenderNodeNixRequest.
+ * Use `create(RenderNodeNixRequestSchema)` to create a new message.
+ */
+export const RenderNodeNixRequestSchema: GenMessage<RenderNodeNixRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_node, 10);
+
+/**
+ * @generated from message kcore.v1.RenderNixResponse
+ */
+export type RenderNixResponse = Message<"kcore.v1.RenderNixResponse"> & {
+  /**
+   * The node's VMs as the NixOS module its agent writes (docs/nixos.md).
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message kcore.v1.RenderNixResponse.
+ * Use `create(RenderNixResponseSchema)` to create a new message.
+ */
+export const RenderNixResponseSchema: GenMessage<RenderNixResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_node, 11);
 
 /**
  * @generated from enum kcore.v1.NodeApproval
@@ -286,8 +407,6 @@ export const NodeApprovalSchema: GenEnum<NodeApproval> = /*@__PURE__*/
   enumDesc(file_kcore_v1_node, 0);
 
 /**
- * The operator's API for nodes.
- *
  * @generated from service kcore.v1.NodeService
  */
 export const NodeService: GenService<{
@@ -298,6 +417,16 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeRequestSchema;
     output: typeof NodeSchema;
+  },
+  /**
+   * The node's rendered NixOS module, as its agent would write it now.
+   *
+   * @generated from rpc kcore.v1.NodeService.RenderNix
+   */
+  renderNix: {
+    methodKind: "unary";
+    input: typeof RenderNodeNixRequestSchema;
+    output: typeof RenderNixResponseSchema;
   },
   /**
    * @generated from rpc kcore.v1.NodeService.ListNodes

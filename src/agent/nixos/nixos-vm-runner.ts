@@ -60,7 +60,9 @@ export function nixosVmOf(vm: Vm, plan: VmPlan, paths: VmPaths): NixosVm {
 export class NixosVmRunner implements VmRunner {
   #vm: Vm;
   readonly #d: NixosVmRunnerDeps;
-  readonly relay: SerialRelay;
+  readonly #relay: SerialRelay;
+  /** Whether the hypervisor answered with a VM at the last look (the console is attachable). */
+  #up = false;
   #life: VmLifecycle;
   #restartCount = 0;
   /** The generation whose entry the realizer has. */
@@ -76,7 +78,7 @@ export class NixosVmRunner implements VmRunner {
   constructor(vm: Vm, deps: NixosVmRunnerDeps) {
     this.#vm = vm;
     this.#d = deps;
-    this.relay = new SerialRelay(deps.paths.serialSocket, deps.paths.consoleLog);
+    this.#relay = new SerialRelay(deps.paths.serialSocket, deps.paths.consoleLog);
     this.#life = {
       state: "Pending",
       message: "accepted by the node",
@@ -87,6 +89,10 @@ export class NixosVmRunner implements VmRunner {
 
   get vm(): Vm {
     return this.#vm;
+  }
+
+  get relay(): SerialRelay | undefined {
+    return this.#up ? this.#relay : undefined;
   }
 
   status(): VmStatus {
@@ -133,7 +139,7 @@ export class NixosVmRunner implements VmRunner {
   close(): void {
     this.#closed = true;
     this.#timer?.();
-    this.relay.close();
+    this.#relay.close();
   }
 
   #schedule(ms: number): void {
@@ -181,6 +187,7 @@ export class NixosVmRunner implements VmRunner {
       if (!(await this.#submit(vm))) return;
     }
     const observed = await observeChSocket(this.#d.paths.controlSocket, undefined);
+    this.#up = observed.kind === "running" || observed.kind === "paused";
     const realized = this.#d.realizer.stateOf(vm.metadata.uid);
     if (realized.kind === "applied") this.#appliedAt ??= now;
     else this.#appliedAt = undefined;

@@ -25,6 +25,8 @@ export interface NixosRealizerOptions {
   readonly debounceMs?: number;
   /** Longest a rebuild step may run. Default 1 h. */
   readonly timeoutMs?: number;
+  /** A module that failed is tried again after this long, if nothing changes first. Default 10 min. */
+  readonly retryFailedMs?: number;
   /** The NixOS system profile, read for the generation number after a switch. */
   readonly systemProfile?: string;
   /** Sends an outcome to the controller (retried by the caller's next report on failure). */
@@ -73,6 +75,9 @@ export class NixosRealizer {
   #dirty = false;
   /** Rebuild even when the rendering is the applied one (an earlier rebuild's outcome is unknown). */
   #force = false;
+  /** The failed module is due to be tried again. */
+  #retryDue = false;
+  #retryTimer: (() => void) | undefined;
   #closed = false;
   readonly #settled: (() => void)[] = [];
 
@@ -199,9 +204,11 @@ export class NixosRealizer {
           if (r.failed) this.#save({ ...r, failed: undefined });
           continue;
         }
-        if (rendering.sha256 === r.failed?.sha256) continue; // the same failure: wait for a change
+        // The same module failed: tried again when the retry is due, not on every change.
+        if (rendering.sha256 === r.failed?.sha256 && !this.#retryDue) continue;
       }
       this.#force = false;
+      this.#retryDue = false;
       await this.#rebuild(text, rendering);
     }
   }
@@ -280,6 +287,11 @@ export class NixosRealizer {
       outcome,
     });
     this.#log.warn({ phase, how: failedRun.how }, "rebuild failed");
+    this.#retryTimer?.();
+    this.#retryTimer = this.#o.clock.setTimeout(() => {
+      this.#retryDue = true;
+      this.#changed();
+    }, this.#o.retryFailedMs ?? 600_000);
     this.#o.report(outcome);
   }
 
@@ -317,5 +329,6 @@ export class NixosRealizer {
     this.#closed = true;
     this.#timer?.();
     this.#timer = undefined;
+    this.#retryTimer?.();
   }
 }

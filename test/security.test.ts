@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "../src/api/grpc-client.js";
@@ -7,10 +7,12 @@ import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
 import { AgentService } from "../src/gen/kcore/v1/agent_pb.js";
 import { WasmWorkloadService, type RestartPolicy } from "../src/gen/kcore/v1/wasm_workload_pb.js";
 import { NodeService } from "../src/gen/kcore/v1/node_pb.js";
+import { AccessService } from "../src/gen/kcore/v1/access_pb.js";
+import { parse } from "yaml";
 import { createCa, issue } from "../src/pki/pki.js";
 import { credentials } from "@grpc/grpc-js";
 import { buildCModule, REPO } from "./helpers/fixtures.js";
-import { run, TestCluster } from "./helpers/cluster.js";
+import { run, TestCluster, type RunResult } from "./helpers/cluster.js";
 import { workload } from "./helpers/manifests.js";
 
 interface PyResult {
@@ -177,7 +179,7 @@ describe("identity and authorisation over real mTLS", () => {
       asNode.listWasmWorkloads({}),
       (e: Error & { code?: string }) =>
         e.code === "PermissionDenied" &&
-        /kcore-node-n1: identity is not allowed to call \/kcore\.v1\.WasmWorkloadService\/ListWasmWorkloads/.test(
+        /kcore-node-n1: the node role may not call \/kcore\.v1\.WasmWorkloadService\/ListWasmWorkloads \(allowed: admin, viewer\)/.test(
           e.message,
         ),
     );
@@ -212,6 +214,100 @@ describe("identity and authorisation over real mTLS", () => {
     );
     adminAsAgent.close();
     nodes.close();
+  });
+
+  test("a viewer identity reads everything and changes nothing; it cannot mint identities", async () => {
+    const viewerConfig = join(c.dir, "ann.yaml");
+    const made = await c.kctl("create", "user", "ann", "--role", "viewer", "--out", viewerConfig);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(
+      statSync(viewerConfig).mode & 0o777,
+      0o600,
+      "the key is readable by its owner only",
+    );
+    const asAnn = (...args: string[]): Promise<RunResult> =>
+      run(join(REPO, "bin", "kctl"), args, { env: { ...c.env, KCTL_CONFIG: viewerConfig } });
+    const got = await asAnn("get", "wasm");
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /visible/);
+    assert.equal((await asAnn("get", "nodes")).code, 0);
+    assert.equal((await asAnn("describe", "wasm", "visible")).code, 0);
+
+    const sneaky = workload("sneaky", { module: { path: buildCModule("probe") }, args: ["x"] });
+    const applied = await run(join(REPO, "bin", "kctl"), ["apply", "-f", "-"], {
+      env: { ...c.env, KCTL_CONFIG: viewerConfig },
+      input: sneaky,
+    });
+    assert.notEqual(applied.code, 0);
+    assert.match(applied.stderr, /kcore-viewer-ann: the viewer role may not call/);
+    const deleted = await asAnn("delete", "wasm", "visible");
+    assert.notEqual(deleted.code, 0);
+    assert.match(
+      deleted.stderr,
+      /viewer role may not call \/kcore\.v1\.WasmWorkloadService\/DeleteWasmWorkload/,
+    );
+    const escalate = await asAnn(
+      "create",
+      "user",
+      "mallory",
+      "--role",
+      "admin",
+      "--out",
+      join(c.dir, "m.yaml"),
+    );
+    assert.notEqual(escalate.code, 0);
+    assert.match(
+      escalate.stderr,
+      /viewer role may not call \/kcore\.v1\.AccessService\/SignUserCertificate/,
+    );
+    assert.equal(existsSync(join(c.dir, "m.yaml")), false);
+    // Nothing the viewer tried is stored.
+    assert.match((await c.ok("get", "wasm")).trim(), /visible/);
+    assert.equal((await c.kctl("get", "wasm", "sneaky")).code, 1);
+
+    // Over gRPC the refusal is PERMISSION_DENIED.
+    const cfg = parse(readFileSync(viewerConfig, "utf8")) as {
+      contexts: Record<string, Record<string, string>>;
+    };
+    const b64 = (k: string): string =>
+      Buffer.from(cfg.contexts.ann?.[k] ?? "", "base64").toString();
+    const viewer = createClient(
+      WasmWorkloadService,
+      target(),
+      clientCredentials(
+        { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") },
+        "controller",
+      ),
+    );
+    await assert.rejects(
+      viewer.deleteWasmWorkload({ name: "visible" }),
+      (e: Error & { code?: string }) => e.code === "PermissionDenied",
+    );
+    assert.ok((await viewer.listWasmWorkloads({})).items.length >= 1);
+    viewer.close();
+  });
+
+  test("a user certificate request is signed only for the role its name says", async () => {
+    const { createCsr } = await import("../src/pki/pki.js");
+    const access = createClient(AccessService, target(), clientCredentials(admin, "controller"));
+    const { csrPem } = await createCsr("kcore-admin-eve");
+    await assert.rejects(
+      access.signUserCertificate({ csrPem, role: "viewer" }),
+      (e: Error & { code?: string }) =>
+        e.code === "InvalidArgument" &&
+        /must be kcore-viewer-<name> for role viewer/.test(e.message),
+    );
+    await assert.rejects(
+      access.signUserCertificate({ csrPem, role: "root" }),
+      (e: Error & { code?: string }) =>
+        e.code === "InvalidArgument" && /role: unknown role "root"/.test(e.message),
+    );
+    const node = await createCsr("kcore-node-n2");
+    await assert.rejects(
+      access.signUserCertificate({ csrPem: node.csrPem, role: "admin" }),
+      (e: Error & { code?: string }) => e.code === "InvalidArgument",
+    );
+    access.close();
   });
 
   test("invalid input gets INVALID_ARGUMENT naming the field, and nothing is stored", async () => {

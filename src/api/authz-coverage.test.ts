@@ -5,6 +5,7 @@ import { authorize, AUTHZ_TABLE } from "../domain/authz.js";
 import { identityFromCommonName, type Identity } from "../domain/identity.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
+import { AccessService } from "../gen/kcore/v1/access_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { NodeService } from "../gen/kcore/v1/node_pb.js";
 import { VmService } from "../gen/kcore/v1/vm_pb.js";
@@ -18,6 +19,7 @@ const SERVICES = [
   AgentService,
   ModuleService,
   NodeAgentService,
+  AccessService,
   Health,
 ];
 
@@ -37,7 +39,8 @@ test("the table names no method that does not exist", () => {
 });
 
 const identities: Identity[] = [
-  { kind: "admin" },
+  { kind: "admin", user: "kctl" },
+  { kind: "viewer", user: "ann" },
   { kind: "controller", host: "h" },
   { kind: "node", nodeName: "n1" },
   { kind: "unknown", commonName: "x" },
@@ -56,7 +59,7 @@ test("unknown identities are refused everywhere; nodes only get node methods, as
   for (const method of Object.keys(AUTHZ_TABLE)) {
     assert.equal(authorize(method, { kind: "unknown", commonName: "someone" }).kind, "deny");
     const d = authorize(method, { kind: "node", nodeName: "n1" });
-    if (AUTHZ_TABLE[method] === "self-node")
+    if (AUTHZ_TABLE[method]?.includes("node") === true)
       assert.deepEqual(d, { kind: "allow-as-node", nodeName: "n1" });
     else assert.equal(d.kind, "deny", method);
   }
@@ -65,11 +68,41 @@ test("unknown identities are refused everywhere; nodes only get node methods, as
       .kind,
     "deny",
   );
-  assert.equal(authorize("/kcore.v1.NodeAgentService/ReadLogs", { kind: "admin" }).kind, "deny");
+  assert.equal(
+    authorize("/kcore.v1.NodeAgentService/ReadLogs", { kind: "admin", user: "kctl" }).kind,
+    "deny",
+  );
+});
+
+/** Methods that only read: the viewer role may call these and nothing else. */
+const READS =
+  /\/(Get\w+|List\w+|Watch\w*|WorkloadLogs|VmConsoleLog|RenderNix|Check|ServerReflectionInfo)$/;
+
+test("a viewer may call exactly the reading methods an admin may call; an admin every operator method", () => {
+  for (const [method, roles] of Object.entries(AUTHZ_TABLE)) {
+    const viewer = authorize(method, { kind: "viewer", user: "ann" }).kind;
+    const admin = authorize(method, { kind: "admin", user: "kctl" }).kind;
+    const operatorMethod = roles.includes("admin") || roles.includes("viewer");
+    assert.equal(admin, operatorMethod ? "allow" : "deny", method);
+    assert.equal(viewer, operatorMethod && READS.test(method) ? "allow" : "deny", method);
+  }
+  // The reading methods are all there is to reading: nothing that mutates slipped in.
+  for (const m of ["ApplyVm", "DeleteVm", "SetVmState", "AttachConsole", "UploadModule"])
+    assert.equal(
+      authorize(`/kcore.v1.VmService/${m}`, { kind: "viewer", user: "ann" }).kind,
+      "deny",
+    );
+  assert.equal(
+    authorize("/kcore.v1.AccessService/SignUserCertificate", { kind: "viewer", user: "ann" }).kind,
+    "deny",
+    "a viewer cannot mint identities",
+  );
 });
 
 test("certificate common names map to identities only in the documented patterns", () => {
-  assert.deepEqual(identityFromCommonName("kctl"), { kind: "admin" });
+  assert.deepEqual(identityFromCommonName("kctl"), { kind: "admin", user: "kctl" });
+  assert.deepEqual(identityFromCommonName("kcore-admin-bob"), { kind: "admin", user: "bob" });
+  assert.deepEqual(identityFromCommonName("kcore-viewer-ann"), { kind: "viewer", user: "ann" });
   assert.deepEqual(identityFromCommonName("kcore-node-web-1"), { kind: "node", nodeName: "web-1" });
   assert.deepEqual(identityFromCommonName("kcore-controller-host.example"), {
     kind: "controller",
@@ -82,6 +115,10 @@ test("certificate common names map to identities only in the documented patterns
     "KCTL",
     "kctl ",
     "kcore-controller-",
+    "kcore-viewer-",
+    "kcore-viewer-Ann",
+    "kcore-admin-a/b",
+    "kcore-admin-",
   ]) {
     assert.equal(identityFromCommonName(cn).kind, "unknown", cn);
   }
@@ -89,6 +126,7 @@ test("certificate common names map to identities only in the documented patterns
     fc.property(fc.string(), (cn) => {
       const id = identityFromCommonName(cn);
       if (id.kind === "node") assert.equal(cn, `kcore-node-${id.nodeName}`);
+      if (id.kind === "viewer") assert.equal(cn, `kcore-viewer-${id.user}`);
     }),
   );
 });

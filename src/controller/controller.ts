@@ -27,6 +27,8 @@ import { SchedulerLoop } from "./scheduler-loop.js";
 import { agentService } from "./services/agent-service.js";
 import { moduleService } from "./services/module-service.js";
 import { nodeService } from "./services/node-service.js";
+import { accessService } from "./services/access-service.js";
+import { AccessService } from "../gen/kcore/v1/access_pb.js";
 import { wasmWorkloadService } from "./services/wasm-workload-service.js";
 
 export interface ControllerOptions {
@@ -109,6 +111,7 @@ export class Controller {
     addGatedService(this.#server, AgentService, agentService(ctx), gate);
     addGatedService(this.#server, ModuleService, moduleService(ctx), gate);
     addGatedService(this.#server, VmService, vmService(ctx), gate);
+    addGatedService(this.#server, AccessService, accessService(ctx), gate);
     addStandardServices(this.#server, gate);
   }
 

@@ -1,51 +1,57 @@
-import type { Identity } from "./identity.js";
+import type { Identity, Role } from "./identity.js";
 
-/** Who may call a method. `self-node` means a node acting only for itself (checked per request). */
-export type Rule = "admin" | "controller" | "self-node" | "admin-or-controller";
+const ADMIN: readonly Role[] = ["admin"];
+/** Reading: admins and viewers. */
+const READ: readonly Role[] = ["admin", "viewer"];
+/** A node, acting only for itself (the request's node name is checked against its own). */
+const NODE: readonly Role[] = ["node"];
+const CONTROLLER: readonly Role[] = ["controller"];
+const HEALTH: readonly Role[] = ["admin", "viewer", "controller"];
 
 /**
  * The one authorisation table. Every method every daemon serves has an entry; a method without
  * one is refused. Keys are full gRPC paths.
  */
-export const AUTHZ_TABLE: Readonly<Record<string, Rule>> = {
-  "/kcore.v1.WasmWorkloadService/ApplyWasmWorkload": "admin",
-  "/kcore.v1.WasmWorkloadService/GetWasmWorkload": "admin",
-  "/kcore.v1.WasmWorkloadService/ListWasmWorkloads": "admin",
-  "/kcore.v1.WasmWorkloadService/DeleteWasmWorkload": "admin",
-  "/kcore.v1.WasmWorkloadService/WatchWasmWorkloads": "admin",
-  "/kcore.v1.WasmWorkloadService/WorkloadLogs": "admin",
-  "/kcore.v1.VmService/ApplyVm": "admin",
-  "/kcore.v1.VmService/GetVm": "admin",
-  "/kcore.v1.VmService/ListVms": "admin",
-  "/kcore.v1.VmService/DeleteVm": "admin",
-  "/kcore.v1.VmService/WatchVms": "admin",
-  "/kcore.v1.VmService/SetVmState": "admin",
-  "/kcore.v1.VmService/VmConsoleLog": "admin",
-  "/kcore.v1.VmService/AttachConsole": "admin",
-  "/kcore.v1.VmService/ApplySshKey": "admin",
-  "/kcore.v1.VmService/GetSshKey": "admin",
-  "/kcore.v1.VmService/ListSshKeys": "admin",
-  "/kcore.v1.VmService/DeleteSshKey": "admin",
-  "/kcore.v1.ModuleService/UploadModule": "admin",
-  "/kcore.v1.ModuleService/FetchModule": "self-node",
-  "/kcore.v1.NodeService/GetNode": "admin",
-  "/kcore.v1.NodeService/RenderNix": "admin",
-  "/kcore.v1.NodeService/ListNodes": "admin",
-  "/kcore.v1.NodeService/SignNodeCertificate": "admin",
-  "/kcore.v1.AgentService/RegisterNode": "self-node",
-  "/kcore.v1.AgentService/Heartbeat": "self-node",
-  "/kcore.v1.AgentService/WatchAssignments": "self-node",
-  "/kcore.v1.AgentService/ReportWorkloadStatus": "self-node",
-  "/kcore.v1.AgentService/ReportVmStatus": "self-node",
-  "/kcore.v1.AgentService/ReportRebuild": "self-node",
-  "/kcore.v1.NodeAgentService/ReadLogs": "controller",
-  "/kcore.v1.NodeAgentService/ReadVmConsole": "controller",
-  "/kcore.v1.NodeAgentService/AttachVmConsole": "controller",
-  "/kcore.v1.NodeAgentService/RenderNix": "controller",
-  "/grpc.health.v1.Health/Check": "admin-or-controller",
-  "/grpc.health.v1.Health/Watch": "admin-or-controller",
-  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": "admin",
-  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": "admin",
+export const AUTHZ_TABLE: Readonly<Record<string, readonly Role[]>> = {
+  "/kcore.v1.WasmWorkloadService/ApplyWasmWorkload": ADMIN,
+  "/kcore.v1.WasmWorkloadService/GetWasmWorkload": READ,
+  "/kcore.v1.WasmWorkloadService/ListWasmWorkloads": READ,
+  "/kcore.v1.WasmWorkloadService/DeleteWasmWorkload": ADMIN,
+  "/kcore.v1.WasmWorkloadService/WatchWasmWorkloads": READ,
+  "/kcore.v1.WasmWorkloadService/WorkloadLogs": READ,
+  "/kcore.v1.VmService/ApplyVm": ADMIN,
+  "/kcore.v1.VmService/GetVm": READ,
+  "/kcore.v1.VmService/ListVms": READ,
+  "/kcore.v1.VmService/DeleteVm": ADMIN,
+  "/kcore.v1.VmService/WatchVms": READ,
+  "/kcore.v1.VmService/SetVmState": ADMIN,
+  "/kcore.v1.VmService/VmConsoleLog": READ,
+  "/kcore.v1.VmService/AttachConsole": ADMIN,
+  "/kcore.v1.VmService/ApplySshKey": ADMIN,
+  "/kcore.v1.VmService/GetSshKey": READ,
+  "/kcore.v1.VmService/ListSshKeys": READ,
+  "/kcore.v1.VmService/DeleteSshKey": ADMIN,
+  "/kcore.v1.ModuleService/UploadModule": ADMIN,
+  "/kcore.v1.ModuleService/FetchModule": NODE,
+  "/kcore.v1.NodeService/GetNode": READ,
+  "/kcore.v1.NodeService/RenderNix": READ,
+  "/kcore.v1.NodeService/ListNodes": READ,
+  "/kcore.v1.NodeService/SignNodeCertificate": ADMIN,
+  "/kcore.v1.AccessService/SignUserCertificate": ADMIN,
+  "/kcore.v1.AgentService/RegisterNode": NODE,
+  "/kcore.v1.AgentService/Heartbeat": NODE,
+  "/kcore.v1.AgentService/WatchAssignments": NODE,
+  "/kcore.v1.AgentService/ReportWorkloadStatus": NODE,
+  "/kcore.v1.AgentService/ReportVmStatus": NODE,
+  "/kcore.v1.AgentService/ReportRebuild": NODE,
+  "/kcore.v1.NodeAgentService/ReadLogs": CONTROLLER,
+  "/kcore.v1.NodeAgentService/ReadVmConsole": CONTROLLER,
+  "/kcore.v1.NodeAgentService/AttachVmConsole": CONTROLLER,
+  "/kcore.v1.NodeAgentService/RenderNix": CONTROLLER,
+  "/grpc.health.v1.Health/Check": HEALTH,
+  "/grpc.health.v1.Health/Watch": HEALTH,
+  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
+  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,
 };
 
 /** The outcome of an authorisation check. */
@@ -57,18 +63,17 @@ export type Decision =
 
 /** Decides whether `identity` may call `method`. Unknown methods and identities are refused. */
 export function authorize(method: string, identity: Identity): Decision {
-  const rule = Object.hasOwn(AUTHZ_TABLE, method) ? AUTHZ_TABLE[method] : undefined;
-  if (rule === undefined)
+  const roles = Object.hasOwn(AUTHZ_TABLE, method) ? AUTHZ_TABLE[method] : undefined;
+  if (roles === undefined)
     return { kind: "deny", reason: `method ${method} is not in the authorisation table` };
-  const denied: Decision = { kind: "deny", reason: `identity is not allowed to call ${method}` };
-  switch (identity.kind) {
-    case "unknown":
-      return { kind: "deny", reason: `unknown identity ${JSON.stringify(identity.commonName)}` };
-    case "admin":
-      return rule === "admin" || rule === "admin-or-controller" ? { kind: "allow" } : denied;
-    case "controller":
-      return rule === "controller" || rule === "admin-or-controller" ? { kind: "allow" } : denied;
-    case "node":
-      return rule === "self-node" ? { kind: "allow-as-node", nodeName: identity.nodeName } : denied;
-  }
+  if (identity.kind === "unknown")
+    return { kind: "deny", reason: `unknown identity ${JSON.stringify(identity.commonName)}` };
+  if (!roles.includes(identity.kind))
+    return {
+      kind: "deny",
+      reason: `the ${identity.kind} role may not call ${method} (allowed: ${roles.join(", ")})`,
+    };
+  return identity.kind === "node"
+    ? { kind: "allow-as-node", nodeName: identity.nodeName }
+    : { kind: "allow" };
 }

@@ -19,6 +19,7 @@ import { out } from "./output.js";
 export const USAGE = `kctl: the kcore operator CLI
 
   kctl create cluster --controller HOST:PORT [--context NAME] [--force] [--data-dir DIR]
+  kctl create user NAME --role admin|viewer [--out FILE] [--force]
   kctl apply -f FILE|DIR|-
   kctl get KIND [NAME] [-o table|wide|json|yaml] [--watch]
   kctl describe KIND NAME
@@ -59,6 +60,8 @@ const OPTIONS = {
   "out-dir": { type: "string" },
   state: { type: "string" },
   node: { type: "string" },
+  role: { type: "string" },
+  out: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -91,10 +94,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     switch (verb) {
       case "create":
+        if (a1 === "user") {
+          const { createUser } = await import("./commands/create-user.js");
+          await createUser(
+            need(a2, "NAME"),
+            {
+              role: need(f.role, "--role"),
+              ...(f.out === undefined ? {} : { out: f.out }),
+              force: f.force ?? false,
+            },
+            flags,
+          );
+          return 0;
+        }
         if (a1 !== "cluster")
           throw new KcoreError(
             "InvalidArgument",
-            "usage: kctl create cluster --controller HOST:PORT",
+            "usage: kctl create cluster --controller HOST:PORT | kctl create user NAME --role admin|viewer",
           );
         // The PKI library is loaded only for this command: it is slow to import.
         const { createCluster } = await import("./commands/create-cluster.js");

@@ -287,6 +287,65 @@ describe("identity and authorisation over real mTLS", () => {
     viewer.close();
   });
 
+  test("the audit log shows who changed what, refusals included; only admins read it", async () => {
+    const entries = JSON.parse(await c.ok("audit", "-o", "json")) as {
+      items: {
+        identity: string;
+        role: string;
+        method: string;
+        resource: string;
+        code: string;
+        message: string;
+      }[];
+    };
+    const find = (method: string, identity: string): (typeof entries.items)[number] | undefined =>
+      entries.items.find((e) => e.method.endsWith(method) && e.identity === identity);
+    const applied = find("/ApplyWasmWorkload", "kctl");
+    assert.match(String((applied as { time?: string } | undefined)?.time), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(
+      { ...applied, time: undefined, message: "" },
+      {
+        time: undefined,
+        identity: "kctl",
+        role: "admin",
+        method: "/kcore.v1.WasmWorkloadService/ApplyWasmWorkload",
+        resource: "WasmWorkload/visible",
+        code: "OK",
+        message: "",
+      },
+    );
+    assert.equal(find("/SignUserCertificate", "kctl")?.code, "OK");
+    // kctl apply uploads the module first: that is the call refused.
+    const upload = find("/UploadModule", "kcore-viewer-ann");
+    assert.deepEqual([upload?.role, upload?.code], ["viewer", "PERMISSION_DENIED"]);
+    assert.match(String(upload?.message), /viewer role may not call/);
+    const del = find("/DeleteWasmWorkload", "kcore-viewer-ann");
+    assert.deepEqual([del?.resource, del?.code], ["WasmWorkload/visible", "PERMISSION_DENIED"]);
+    assert.equal(find("/RegisterNode", "kcore-node-n1")?.resource, "Node/n1");
+    assert.equal(
+      entries.items.some(
+        (e) => e.method.endsWith("/Heartbeat") || e.method.endsWith("/ListWasmWorkloads"),
+      ),
+      false,
+      "heartbeats and reads are not audited",
+    );
+    const table = await c.ok("audit", "--since", "1h");
+    assert.match(table, /^TIME\s+IDENTITY\s+METHOD\s+RESOURCE\s+RESULT/);
+    assert.match(
+      table,
+      /kcore-viewer-ann\s+WasmWorkloadService\/DeleteWasmWorkload\s+WasmWorkload\/visible\s+PERMISSION_DENIED/,
+    );
+    assert.equal(
+      (await c.ok("audit", "--since", "2099-01-01T00:00:00Z")).trim().split("\n").length,
+      1,
+    );
+    const asAnn = await run(join(REPO, "bin", "kctl"), ["audit"], {
+      env: { ...c.env, KCTL_CONFIG: join(c.dir, "ann.yaml") },
+    });
+    assert.notEqual(asAnn.code, 0);
+    assert.match(asAnn.stderr, /viewer role may not call \/kcore\.v1\.AccessService\/ListAudit/);
+  });
+
   test("a user certificate request is signed only for the role its name says", async () => {
     const { createCsr } = await import("../src/pki/pki.js");
     const access = createClient(AccessService, target(), clientCredentials(admin, "controller"));

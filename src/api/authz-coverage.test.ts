@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { authorize, AUTHZ_TABLE } from "../domain/authz.js";
+import { AUDITED, authorize, AUTHZ_TABLE } from "../domain/authz.js";
 import { identityFromCommonName, type Identity } from "../domain/identity.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
@@ -78,13 +78,17 @@ test("unknown identities are refused everywhere; nodes only get node methods, as
 const READS =
   /\/(Get\w+|List\w+|Watch\w*|WorkloadLogs|VmConsoleLog|RenderNix|Check|ServerReflectionInfo)$/;
 
+/** Reads that stay with admins: who did what is not for every reader. */
+const ADMIN_READS = new Set(["/kcore.v1.AccessService/ListAudit"]);
+
 test("a viewer may call exactly the reading methods an admin may call; an admin every operator method", () => {
   for (const [method, roles] of Object.entries(AUTHZ_TABLE)) {
     const viewer = authorize(method, { kind: "viewer", user: "ann" }).kind;
     const admin = authorize(method, { kind: "admin", user: "kctl" }).kind;
     const operatorMethod = roles.includes("admin") || roles.includes("viewer");
     assert.equal(admin, operatorMethod ? "allow" : "deny", method);
-    assert.equal(viewer, operatorMethod && READS.test(method) ? "allow" : "deny", method);
+    const viewable = READS.test(method) && !ADMIN_READS.has(method);
+    assert.equal(viewer, operatorMethod && viewable ? "allow" : "deny", method);
   }
   // The reading methods are all there is to reading: nothing that mutates slipped in.
   for (const m of ["ApplyVm", "DeleteVm", "SetVmState", "AttachConsole", "UploadModule"])
@@ -129,4 +133,14 @@ test("certificate common names map to identities only in the documented patterns
       if (id.kind === "viewer") assert.equal(cn, `kcore-viewer-${id.user}`);
     }),
   );
+});
+
+test("every operator method that is not a read is audited, and only methods in the table are", () => {
+  for (const [method, roles] of Object.entries(AUTHZ_TABLE)) {
+    const operator = roles.includes("admin");
+    if (operator && !READS.test(method))
+      assert.ok(AUDITED.has(method), `${method} changes something and is not audited`);
+  }
+  for (const m of AUDITED) assert.ok(Object.hasOwn(AUTHZ_TABLE, m), m);
+  assert.ok(AUDITED.has("/kcore.v1.AgentService/RegisterNode"), "a node joining is audited");
 });

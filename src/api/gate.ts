@@ -9,7 +9,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { authorize } from "../domain/authz.js";
+import { AUDITED, authorize } from "../domain/authz.js";
 import { KcoreError, PermissionDeniedError } from "../domain/errors.js";
 import { describeIdentity, identityFromCommonName, type Identity } from "../domain/identity.js";
 import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
@@ -67,9 +67,61 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
 /** Observes every call once it ends (metrics, audit). */
 export type CallObserver = (method: string, code: Status, seconds: number) => void;
 
+/** One audited call, as the audit log records it. */
+export interface AuditedCall {
+  readonly identity: string;
+  readonly role: string;
+  readonly method: string;
+  readonly resource: string;
+}
+
+/** Where audited calls are recorded (the controller's audit log). */
+export interface GateAudit {
+  /** Runs the call's handler, recording how it ended (or its first change). */
+  record<T>(call: AuditedCall, fn: () => Promise<T>, codeOf: (e: unknown) => string): Promise<T>;
+  /** Records a call refused before its handler ran. */
+  refused(call: AuditedCall, code: string, message: string): void;
+}
+
 export interface GateOptions {
   readonly logger: Logger;
   readonly observe?: CallObserver;
+  /** Records the calls the table marks as audited. */
+  readonly audit?: GateAudit;
+}
+
+const codeName = (e: unknown): string => Status[toGrpcStatus(e).code];
+
+/** `Vm/web` from ApplyVm's request: the kind from the method, the name from the request. */
+export function auditResource(method: string, request: unknown): string {
+  const verb = method.slice(method.lastIndexOf("/") + 1);
+  const kind = verb
+    .replace(/^(Apply|Delete|Set|Sign|Register|Upload|Attach)/, "")
+    .replace(/(State|Certificate)$/, "");
+  const r = (typeof request === "object" && request !== null ? request : {}) as Record<
+    string,
+    unknown
+  >;
+  let name: unknown = r.name ?? r.nodeName;
+  if (name === undefined)
+    for (const v of Object.values(r)) {
+      const meta = (v as { metadata?: { name?: unknown } } | null | undefined)?.metadata;
+      if (typeof v === "object" && typeof meta?.name === "string") name = meta.name;
+    }
+  return typeof name === "string" && name !== "" ? `${kind}/${name.slice(0, 253)}` : kind;
+}
+
+function auditedCall(
+  method: string,
+  identity: Identity | undefined,
+  request: unknown,
+): AuditedCall {
+  return {
+    identity: identity === undefined ? "" : describeIdentity(identity),
+    role: identity === undefined || identity.kind === "unknown" ? "" : identity.kind,
+    method,
+    resource: auditResource(method, request),
+  };
 }
 
 type AnyCall = {
@@ -173,11 +225,17 @@ export function addGatedService<S extends DescService>(
         });
         const done = (code: Status): void =>
           opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        const audit = opts.audit && AUDITED.has(path) ? opts.audit : undefined;
         let identity: Identity;
         try {
           identity = admit(path, call);
         } catch (e) {
           const s = fail(e);
+          audit?.refused(
+            auditedCall(path, peerIdentity(call), call.request),
+            Status[s.code],
+            s.details,
+          );
           done(s.code);
           callback(s);
           return;
@@ -192,7 +250,11 @@ export function addGatedService<S extends DescService>(
             return ac.signal;
           },
         };
-        (async () => fn(call.request, ctx))().then(
+        const run = async (): Promise<unknown> => fn(call.request, ctx);
+        (audit
+          ? audit.record(auditedCall(path, identity, call.request), run, codeName)
+          : run()
+        ).then(
           (res) => {
             done(Status.OK);
             callback(null, res);
@@ -219,11 +281,14 @@ export function addGatedService<S extends DescService>(
         });
         const done = (code: Status): void =>
           opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
+        const audit = opts.audit && AUDITED.has(path) ? opts.audit : undefined;
+        const request = bidi ? undefined : (call as ServerWritableStream<unknown, unknown>).request;
         let identity: Identity;
         try {
           identity = admit(path, call);
         } catch (e) {
           const s = fail(e);
+          audit?.refused(auditedCall(path, peerIdentity(call), request), Status[s.code], s.details);
           done(s.code);
           call.emit("error", s);
           return;
@@ -241,12 +306,9 @@ export function addGatedService<S extends DescService>(
             ac.abort();
           }
         };
-        (async () =>
-          fn(
-            bidi ? call : (call as ServerWritableStream<unknown, unknown>).request,
-            { identity, method: path, signal: ac.signal },
-            send,
-          ))().then(
+        const run = async (): Promise<unknown> =>
+          fn(bidi ? call : request, { identity, method: path, signal: ac.signal }, send);
+        (audit ? audit.record(auditedCall(path, identity, request), run, codeName) : run()).then(
           () => {
             done(Status.OK);
             if (!ac.signal.aborted) call.end();

@@ -9,6 +9,7 @@ import type { SshKeyStore } from "../store/ssh-key-store.js";
 import type { VmStore } from "../store/vm-store.js";
 import type { WasmWorkloadStore } from "../store/wasm-workload-store.js";
 import type { ModuleBlobs } from "./module-blobs.js";
+import type { AuditLog } from "../store/audit-log.js";
 
 /** What the controller's services share. */
 export interface ControllerContext {
@@ -18,6 +19,7 @@ export interface ControllerContext {
   readonly sshKeys: SshKeyStore;
   readonly nodes: NodeStore;
   readonly blobs: ModuleBlobs;
+  readonly audit: AuditLog;
   /** Place a new workload or VM inside its apply transaction. */
   readonly placeWasm: (spec: WasmWorkloadSpec) => Partial<WasmWorkloadStatus>;
   readonly placeVm: (spec: VmSpec) => Partial<VmStatus>;

@@ -29,6 +29,7 @@ import { moduleService } from "./services/module-service.js";
 import { nodeService } from "./services/node-service.js";
 import { accessService } from "./services/access-service.js";
 import { AccessService } from "../gen/kcore/v1/access_pb.js";
+import { AuditLog } from "../store/audit-log.js";
 import { wasmWorkloadService } from "./services/wasm-workload-service.js";
 
 export interface ControllerOptions {
@@ -61,6 +62,7 @@ export class Controller {
     const sshKeys = new SshKeyStore(this.#db, commit);
     const nodes = new NodeStore(this.#db, commit);
     const blobs = new ModuleBlobs(opts.dataDir);
+    const audit = new AuditLog(this.#db, commit, now);
     const scheduler = new SchedulerLoop(
       workloads,
       vms,
@@ -78,6 +80,7 @@ export class Controller {
       sshKeys,
       nodes,
       blobs,
+      audit,
       now,
       ca: () => ({
         certPem: readPem(certsDir(opts.dataDir), CERT_FILES.caCert),
@@ -101,6 +104,7 @@ export class Controller {
     });
     const gate: GateOptions = {
       logger,
+      audit,
       observe: (method, code, seconds) => {
         latency.observe({ method, code: String(code) }, seconds);
       },

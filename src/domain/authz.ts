@@ -38,6 +38,7 @@ export const AUTHZ_TABLE: Readonly<Record<string, readonly Role[]>> = {
   "/kcore.v1.NodeService/ListNodes": READ,
   "/kcore.v1.NodeService/SignNodeCertificate": ADMIN,
   "/kcore.v1.AccessService/SignUserCertificate": ADMIN,
+  "/kcore.v1.AccessService/ListAudit": ADMIN,
   "/kcore.v1.AgentService/RegisterNode": NODE,
   "/kcore.v1.AgentService/Heartbeat": NODE,
   "/kcore.v1.AgentService/WatchAssignments": NODE,
@@ -53,6 +54,25 @@ export const AUTHZ_TABLE: Readonly<Record<string, readonly Role[]>> = {
   "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,
 };
+
+/**
+ * Calls recorded in the audit log: every call that changes desired state, identities or cluster
+ * membership. Node heartbeats and status reports (observations, many per second) are not.
+ */
+export const AUDITED: ReadonlySet<string> = new Set([
+  "/kcore.v1.WasmWorkloadService/ApplyWasmWorkload",
+  "/kcore.v1.WasmWorkloadService/DeleteWasmWorkload",
+  "/kcore.v1.VmService/ApplyVm",
+  "/kcore.v1.VmService/DeleteVm",
+  "/kcore.v1.VmService/SetVmState",
+  "/kcore.v1.VmService/AttachConsole",
+  "/kcore.v1.VmService/ApplySshKey",
+  "/kcore.v1.VmService/DeleteSshKey",
+  "/kcore.v1.ModuleService/UploadModule",
+  "/kcore.v1.NodeService/SignNodeCertificate",
+  "/kcore.v1.AccessService/SignUserCertificate",
+  "/kcore.v1.AgentService/RegisterNode",
+]);
 
 /** The outcome of an authorisation check. */
 export type Decision =

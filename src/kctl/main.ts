@@ -7,6 +7,7 @@ import { deleteResources } from "./commands/delete.js";
 import { describe, get } from "./commands/get.js";
 import { logs } from "./commands/logs.js";
 import { renderNix } from "./commands/render.js";
+import { audit } from "./commands/audit.js";
 import { run } from "./commands/run.js";
 import { version } from "./commands/version.js";
 import { consoleVm, setVmState } from "./commands/vm.js";
@@ -31,6 +32,7 @@ export const USAGE = `kctl: the kcore operator CLI
   kctl render nix --node NAME   (the NixOS module a nixos node applies)
   kctl run NAME --wasm FILE [--restart Always|OnFailure|Never] [--env K=V] [--memory 64Mi] [--cpu 500m] [-- ARGS...]
   kctl certificate sign --csr FILE --out-dir DIR
+  kctl audit [--since 1h|TIME] [--limit N] [-o table|wide|json|yaml]   (admins)
   kctl version
 
 Kinds: wasm (wasmworkload, wasmworkloads), vm (vms), sshkey (sshkeys), node (nodes, no).
@@ -61,6 +63,8 @@ const OPTIONS = {
   state: { type: "string" },
   node: { type: "string" },
   role: { type: "string" },
+  since: { type: "string" },
+  limit: { type: "string" },
   out: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -193,6 +197,16 @@ export async function main(argv: readonly string[]): Promise<number> {
           );
         await setVmState(need(a2, "NAME"), need(f.state, "--state"), flags);
         return 0;
+      case "audit":
+        await audit(
+          {
+            format: parseOutputFormat(f.output),
+            ...(f.since === undefined ? {} : { since: f.since }),
+            ...(f.limit === undefined ? {} : { limit: parseLimit(f.limit) }),
+          },
+          flags,
+        );
+        return 0;
       case "render":
         if (a1 !== "nix")
           throw new KcoreError("InvalidArgument", "usage: kctl render nix --node NAME");
@@ -213,6 +227,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     out.error(e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
     return 1;
   }
+}
+
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 10_000)
+    throw new KcoreError(
+      "InvalidArgument",
+      `--limit: expected a whole number from 1 to 10000, got ${JSON.stringify(v)}`,
+    );
+  return n;
 }
 
 function parseTail(v: string): number {

@@ -1,7 +1,10 @@
+import { auditInTransaction, currentAuditScope } from "./audit-log.js";
 import type { Db } from "./database.js";
 
 interface Pending<T> {
   readonly fn: () => T;
+  /** The audited call that asked for this change: its record commits with it. */
+  readonly audit: ReturnType<typeof currentAuditScope>;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -24,7 +27,7 @@ export class GroupCommitter {
   /** Runs `fn` inside the next group transaction. */
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve, reject } as Pending<unknown>);
+      this.#queue.push({ fn, resolve, reject, audit: currentAuditScope() } as Pending<unknown>);
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => {
@@ -45,12 +48,22 @@ export class GroupCommitter {
     this.#queue = [];
     const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const hooks: (() => void)[] = [];
+    /** Audited calls whose record is in this transaction already (a call may write twice). */
+    const audited = new Set<NonNullable<Pending<unknown>["audit"]>>();
     try {
       this.#db.transaction(() => {
         for (const p of batch) {
           const before = this.#afterCommit.length;
           try {
-            results.push({ ok: true, value: this.#db.transaction(p.fn)() });
+            const audit =
+              p.audit && !p.audit.written && !audited.has(p.audit) ? p.audit : undefined;
+            const value = this.#db.transaction(() => {
+              const v = p.fn();
+              if (audit) auditInTransaction(this.#db, audit, new Date());
+              return v;
+            })();
+            if (audit) audited.add(audit);
+            results.push({ ok: true, value });
           } catch (error) {
             this.#afterCommit.length = before; // a rolled-back savepoint emits nothing
             results.push({ ok: false, error });
@@ -66,6 +79,7 @@ export class GroupCommitter {
     }
     batch.forEach((p, i) => {
       const r = results[i];
+      if (r?.ok === true && p.audit) p.audit.written = true;
       if (r === undefined) p.reject(new Error("group commit lost a result"));
       else if (r.ok) p.resolve(r.value);
       else p.reject(r.error);

@@ -7,6 +7,8 @@ import type { ControllerContext } from "../context.js";
 
 /** Largest CSR accepted: a P-256 request is well under 1 KiB. */
 export const MAX_CSR_BYTES = 16 * 1024;
+/** Most audit entries one call returns. */
+export const MAX_AUDIT_ENTRIES = 10_000;
 
 function parseUserRole(role: string): UserRole {
   if (role === "admin" || role === "viewer") return role;
@@ -35,6 +37,24 @@ export function accessService(c: ControllerContext): ServiceImpl<typeof AccessSe
       const certificatePem = await signLeaf(ca, publicKey, { commonName, usage: "client" });
       c.logger.info({ user, role, by: ctx.identity }, "signed user certificate");
       return { certificatePem, caCertificatePem: ca.certPem };
+    },
+    listAudit(req) {
+      const since = req.since;
+      if (since !== "" && !Number.isFinite(Date.parse(since)))
+        throw new InvalidFieldError(
+          "since",
+          `not an RFC 3339 time: ${JSON.stringify(since.slice(0, 64))}`,
+        );
+      if (req.limit < 0 || req.limit > MAX_AUDIT_ENTRIES)
+        throw new InvalidFieldError(
+          "limit",
+          `must be between 0 and ${MAX_AUDIT_ENTRIES}, got ${req.limit}`,
+        );
+      const entries = c.audit.list({
+        ...(since === "" ? {} : { sinceTime: new Date(since).toISOString() }),
+        limit: req.limit === 0 ? 500 : req.limit,
+      });
+      return Promise.resolve({ entries: entries.map((e) => ({ ...e, seq: BigInt(e.seq) })) });
     },
   };
 }

@@ -64,4 +64,25 @@ export const MIGRATIONS: readonly {
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: "audit log, append-only",
+    sql: `
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        role TEXT NOT NULL,
+        method TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_time ON audit (time);
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
 ];

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/access.proto.
  */
 export const file_kcore_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChVrY29yZS92MS9hY2Nlc3MucHJvdG8SCGtjb3JlLnYxIjsKGlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkSDAoEcm9sZRgCIAEoCSJSChtTaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCTJzCg1BY2Nlc3NTZXJ2aWNlEmIKE1NpZ25Vc2VyQ2VydGlmaWNhdGUSJC5rY29yZS52MS5TaWduVXNlckNlcnRpZmljYXRlUmVxdWVzdBolLmtjb3JlLnYxLlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChVrY29yZS92MS9hY2Nlc3MucHJvdG8SCGtjb3JlLnYxIjsKGlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkSDAoEcm9sZRgCIAEoCSJSChtTaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCSKIAQoKQXVkaXRFbnRyeRILCgNzZXEYASABKAMSDAoEdGltZRgCIAEoCRIQCghpZGVudGl0eRgDIAEoCRIMCgRyb2xlGAQgASgJEg4KBm1ldGhvZBgFIAEoCRIQCghyZXNvdXJjZRgGIAEoCRIMCgRjb2RlGAcgASgJEg8KB21lc3NhZ2UYCCABKAkiMAoQTGlzdEF1ZGl0UmVxdWVzdBINCgVzaW5jZRgBIAEoCRINCgVsaW1pdBgCIAEoBSI6ChFMaXN0QXVkaXRSZXNwb25zZRIlCgdlbnRyaWVzGAEgAygLMhQua2NvcmUudjEuQXVkaXRFbnRyeTK5AQoNQWNjZXNzU2VydmljZRJiChNTaWduVXNlckNlcnRpZmljYXRlEiQua2NvcmUudjEuU2lnblVzZXJDZXJ0aWZpY2F0ZVJlcXVlc3QaJS5rY29yZS52MS5TaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USRAoJTGlzdEF1ZGl0Ehoua2NvcmUudjEuTGlzdEF1ZGl0UmVxdWVzdBobLmtjb3JlLnYxLkxpc3RBdWRpdFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message kcore.v1.SignUserCertificateRequest
@@ -61,7 +61,104 @@ export const SignUserCertificateResponseSchema: GenMessage<SignUserCertificateRe
   messageDesc(file_kcore_v1_access, 1);
 
 /**
- * Operators' identities (docs/security.md).
+ * @generated from message kcore.v1.AuditEntry
+ */
+export type AuditEntry = Message<"kcore.v1.AuditEntry"> & {
+  /**
+   * @generated from field: int64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: string time = 2;
+   */
+  time: string;
+
+  /**
+   * @generated from field: string identity = 3;
+   */
+  identity: string;
+
+  /**
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string method = 5;
+   */
+  method: string;
+
+  /**
+   * @generated from field: string resource = 6;
+   */
+  resource: string;
+
+  /**
+   * "OK" or the gRPC code name the call ended with.
+   *
+   * @generated from field: string code = 7;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string message = 8;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message kcore.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 2);
+
+/**
+ * @generated from message kcore.v1.ListAuditRequest
+ */
+export type ListAuditRequest = Message<"kcore.v1.ListAuditRequest"> & {
+  /**
+   * RFC 3339: entries at or after this time; empty for all.
+   *
+   * @generated from field: string since = 1;
+   */
+  since: string;
+
+  /**
+   * At most this many of the newest entries; 0 means 500, at most 10000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message kcore.v1.ListAuditRequest.
+ * Use `create(ListAuditRequestSchema)` to create a new message.
+ */
+export const ListAuditRequestSchema: GenMessage<ListAuditRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 3);
+
+/**
+ * @generated from message kcore.v1.ListAuditResponse
+ */
+export type ListAuditResponse = Message<"kcore.v1.ListAuditResponse"> & {
+  /**
+   * @generated from field: repeated kcore.v1.AuditEntry entries = 1;
+   */
+  entries: AuditEntry[];
+};
+
+/**
+ * Describes the message kcore.v1.ListAuditResponse.
+ * Use `create(ListAuditResponseSchema)` to create a new message.
+ */
+export const ListAuditResponseSchema: GenMessage<ListAuditResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 4);
+
+/**
+ * Operators' identities and the audit log (docs/security.md).
  *
  * @generated from service kcore.v1.AccessService
  */
@@ -73,6 +170,14 @@ export const AccessService: GenService<{
     methodKind: "unary";
     input: typeof SignUserCertificateRequestSchema;
     output: typeof SignUserCertificateResponseSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.AccessService.ListAudit
+   */
+  listAudit: {
+    methodKind: "unary";
+    input: typeof ListAuditRequestSchema;
+    output: typeof ListAuditResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_access, 0);

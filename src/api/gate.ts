@@ -10,9 +10,22 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { AUDITED, authorize } from "../domain/authz.js";
-import { KcoreError, PermissionDeniedError } from "../domain/errors.js";
+import { KcoreError, PermissionDeniedError, RateLimitedError } from "../domain/errors.js";
 import { describeIdentity, identityFromCommonName, type Identity } from "../domain/identity.js";
-import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
+import {
+  grpcServiceDefinition,
+  methodPath,
+  requestSize,
+  type Req,
+  type ResInit,
+} from "./grpc-service.js";
+import {
+  DEFAULT_LIMITS,
+  maxRequestBytes,
+  RateLimiter,
+  StreamCounter,
+  type LimitSettings,
+} from "./limits.js";
 import { toGrpcStatus } from "./grpc-errors.js";
 
 /** What a handler knows about its call: who, and until when. */
@@ -88,6 +101,46 @@ export interface GateOptions {
   readonly observe?: CallObserver;
   /** Records the calls the table marks as audited. */
   readonly audit?: GateAudit;
+  /** Rate, stream and deadline limits, shared by every service of one server. */
+  readonly limits?: GateLimits;
+}
+
+/** The limits' state for one server. */
+export interface GateLimits {
+  readonly settings: LimitSettings;
+  readonly rate: RateLimiter;
+  readonly streams: StreamCounter;
+}
+
+export function gateLimits(settings: LimitSettings = DEFAULT_LIMITS): GateLimits {
+  return {
+    settings,
+    rate: new RateLimiter(settings.ratePerSecond, settings.burst),
+    streams: new StreamCounter(settings.maxStreams),
+  };
+}
+
+/** The request-size and rate limits, checked once the caller is known and allowed. */
+function checkLimits(
+  method: string,
+  identity: Identity,
+  request: unknown,
+  limits: GateLimits | undefined,
+): void {
+  const size = requestSize(request);
+  const max = maxRequestBytes(method);
+  if (size > max)
+    throw new KcoreError(
+      "ResourceExhausted",
+      `request of ${size} bytes is larger than the ${max}-byte limit of ${method}`,
+    );
+  if (!limits) return;
+  const wait = limits.rate.take(describeIdentity(identity));
+  if (wait > 0)
+    throw new RateLimitedError(
+      `rate limit: ${describeIdentity(identity)} may make ${limits.settings.ratePerSecond} calls/s (burst ${limits.settings.burst}); retry after ${wait} ms`,
+      wait,
+    );
 }
 
 const codeName = (e: unknown): string => Status[toGrpcStatus(e).code];
@@ -229,17 +282,43 @@ export function addGatedService<S extends DescService>(
         let identity: Identity;
         try {
           identity = admit(path, call);
+          checkLimits(path, identity, call.request, opts.limits);
         } catch (e) {
           const s = fail(e);
-          audit?.refused(
-            auditedCall(path, peerIdentity(call), call.request),
-            Status[s.code],
-            s.details,
-          );
+          // A flood of rate-limited calls is not written to the audit log one by one.
+          if (!(e instanceof RateLimitedError))
+            audit?.refused(
+              auditedCall(path, peerIdentity(call), call.request),
+              Status[s.code],
+              s.details,
+            );
           done(s.code);
           callback(s);
           return;
         }
+        // Every unary call ends by its deadline: the client's, capped, or the default.
+        let answered = false;
+        const settings = opts.limits?.settings ?? DEFAULT_LIMITS;
+        const asked = call.getDeadline();
+        const askedMs = asked instanceof Date ? asked.getTime() : asked;
+        const now = Date.now();
+        const deadline = Number.isFinite(askedMs)
+          ? Math.min(askedMs, now + settings.maxDeadlineMs)
+          : now + settings.defaultDeadlineMs;
+        const deadlineTimer = setTimeout(
+          () => {
+            if (answered) return;
+            answered = true;
+            cancelled = true;
+            ac?.abort();
+            done(Status.DEADLINE_EXCEEDED);
+            callback({
+              code: Status.DEADLINE_EXCEEDED,
+              details: `${path} did not finish within its deadline of ${deadline - now} ms`,
+            });
+          },
+          Math.max(0, deadline - now),
+        );
         // An async wrapper turns a synchronous throw in a handler into a rejection.
         const ctx: CallContext = {
           identity,
@@ -256,10 +335,16 @@ export function addGatedService<S extends DescService>(
           : run()
         ).then(
           (res) => {
+            clearTimeout(deadlineTimer);
+            if (answered) return;
+            answered = true;
             done(Status.OK);
             callback(null, res);
           },
           (e: unknown) => {
+            clearTimeout(deadlineTimer);
+            if (answered) return;
+            answered = true;
             const s = fail(e);
             done(s.code);
             callback(s);
@@ -286,12 +371,34 @@ export function addGatedService<S extends DescService>(
         let identity: Identity;
         try {
           identity = admit(path, call);
+          checkLimits(path, identity, request, opts.limits);
+          if (opts.limits && !opts.limits.streams.open(describeIdentity(identity)))
+            throw new KcoreError(
+              "ResourceExhausted",
+              `${describeIdentity(identity)} has ${opts.limits.settings.maxStreams} streams open, the most one identity may: close one first`,
+            );
         } catch (e) {
           const s = fail(e);
-          audit?.refused(auditedCall(path, peerIdentity(call), request), Status[s.code], s.details);
+          if (!(e instanceof RateLimitedError))
+            audit?.refused(
+              auditedCall(path, peerIdentity(call), request),
+              Status[s.code],
+              s.details,
+            );
           done(s.code);
           call.emit("error", s);
           return;
+        }
+        if (opts.limits) {
+          const { streams } = opts.limits;
+          const key = describeIdentity(identity);
+          ac.signal.addEventListener(
+            "abort",
+            () => {
+              streams.close(key);
+            },
+            { once: true },
+          );
         }
         const send = (msg: unknown): void => {
           if (ac.signal.aborted) return;
@@ -312,11 +419,13 @@ export function addGatedService<S extends DescService>(
           () => {
             done(Status.OK);
             if (!ac.signal.aborted) call.end();
+            ac.abort(); // the stream is over: its slot is free
           },
           (e: unknown) => {
             const s = fail(e);
             done(s.code);
             if (!ac.signal.aborted) call.emit("error", s);
+            ac.abort();
           },
         );
       };

@@ -9,6 +9,14 @@ import {
 } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 
+/** Wire size of each request a server decoded, for the per-method limits. */
+const requestSizes = new WeakMap<object, number>();
+
+/** The size in bytes a decoded request had on the wire (0 when unknown). */
+export function requestSize(msg: unknown): number {
+  return typeof msg === "object" && msg !== null ? (requestSizes.get(msg) ?? 0) : 0;
+}
+
 /** The grpc-js service definition of a protobuf-es service: binary protobuf on the wire. */
 export function grpcServiceDefinition(service: DescService): ServiceDefinition {
   const def: Record<string, MethodDefinition<unknown, unknown>> = {};
@@ -19,7 +27,11 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: serializer(m.input),
-      requestDeserialize: (b: Buffer) => fromBinary(m.input, b),
+      requestDeserialize: (b: Buffer) => {
+        const msg = fromBinary(m.input, b);
+        requestSizes.set(msg, b.length);
+        return msg;
+      },
       responseSerialize: serializer(m.output),
       responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
     };

@@ -4,7 +4,8 @@ import { Controller } from "../controller/controller.js";
 import { KcoreError } from "../domain/errors.js";
 import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
 import { defaultDataDir } from "../util/data-dir.js";
-import { untilSignal } from "./daemon.js";
+import { DEFAULT_LIMITS, type LimitSettings } from "../api/limits.js";
+import { durationFlag, intFlag, untilSignal } from "./daemon.js";
 import type { KcoreFlags } from "./flags.js";
 import { createLogger } from "./logger.js";
 
@@ -22,7 +23,21 @@ export async function runController(f: KcoreFlags): Promise<number> {
     listen: f.listen ?? "0.0.0.0:9090",
     tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey),
     logger,
+    limits: limitFlags(f),
   });
   await controller.start();
   return untilSignal(() => controller.stop());
+}
+
+/** `--rate-limit N --rate-burst N --max-streams N --default-deadline D --max-deadline D`. */
+export function limitFlags(f: KcoreFlags): LimitSettings {
+  const d = DEFAULT_LIMITS;
+  const ratePerSecond = intFlag("rate-limit", f["rate-limit"], d.ratePerSecond, 1, 1_000_000);
+  return {
+    ratePerSecond,
+    burst: intFlag("rate-burst", f["rate-burst"], Math.max(d.burst, ratePerSecond), 1, 1_000_000),
+    maxStreams: intFlag("max-streams", f["max-streams"], d.maxStreams, 1, 100_000),
+    defaultDeadlineMs: durationFlag("default-deadline", f["default-deadline"], d.defaultDeadlineMs),
+    maxDeadlineMs: durationFlag("max-deadline", f["max-deadline"], d.maxDeadlineMs),
+  };
 }

@@ -3,7 +3,8 @@ import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Histogram, Registry } from "prom-client";
 import { createClient, type ServiceClient } from "../api/grpc-client.js";
-import { addGatedService, type GateOptions } from "../api/gate.js";
+import { addGatedService, gateLimits, type GateOptions } from "../api/gate.js";
+import type { LimitSettings } from "../api/limits.js";
 import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
 import { clientCredentials, serverCredentials, type TlsMaterial } from "../api/tls.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
@@ -39,6 +40,8 @@ export interface ControllerOptions {
   readonly tls: TlsMaterial;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** Per-identity rate and stream limits, deadlines (defaults: DEFAULT_LIMITS). */
+  readonly limits?: LimitSettings;
 }
 
 /** The controller daemon: store, API, scheduler. */
@@ -49,6 +52,7 @@ export class Controller {
   readonly #scheduler: SchedulerLoop;
   readonly #agentClients = new Map<string, ServiceClient<typeof NodeAgentService>>();
   readonly metrics = new Registry();
+  #sweep: NodeJS.Timeout | undefined;
   port = 0;
 
   constructor(opts: ControllerOptions) {
@@ -102,9 +106,15 @@ export class Controller {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [this.metrics],
     });
+    const limits = gateLimits(opts.limits);
+    this.#sweep = setInterval(() => {
+      limits.rate.sweep();
+    }, 60_000);
+    this.#sweep.unref();
     const gate: GateOptions = {
       logger,
       audit,
+      limits,
       observe: (method, code, seconds) => {
         latency.observe({ method, code: String(code) }, seconds);
       },
@@ -129,6 +139,7 @@ export class Controller {
   /** Stops serving (in-flight calls get `graceMs`), then closes the store. Workloads are not touched. */
   async stop(graceMs = 2000): Promise<void> {
     this.#scheduler.stop();
+    clearInterval(this.#sweep);
     await shutdown(this.#server, graceMs);
     for (const c of this.#agentClients.values()) c.close();
     this.#db.close();

@@ -50,3 +50,13 @@ export function showValue(value: unknown): string {
   const text = (JSON.stringify(value) as string | undefined) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+
+/** Too many calls: `retryAfterMs` says when one would be accepted. */
+export class RateLimitedError extends KcoreError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super("ResourceExhausted", message);
+    this.retryAfterMs = retryAfterMs;
+    this.name = "RateLimitedError";
+  }
+}

@@ -143,6 +143,7 @@ export class TestCluster {
   controllerPort = 0;
   readonly controllerDir: string;
   #controller: Daemon | undefined;
+  #controllerArgs: readonly string[] = [];
   readonly #agents = new Map<
     string,
     { daemon: Daemon | undefined; port: number; dir: string; spec: AgentSpec }
@@ -154,8 +155,12 @@ export class TestCluster {
     this.controllerDir = join(this.dir, "controller");
   }
 
-  static async start(agents: readonly AgentSpec[]): Promise<TestCluster> {
+  static async start(
+    agents: readonly AgentSpec[],
+    opts: { controllerArgs?: readonly string[] } = {},
+  ): Promise<TestCluster> {
     const c = new TestCluster();
+    c.#controllerArgs = opts.controllerArgs ?? [];
     try {
       c.controllerPort = await freePort();
       const created = await c.kctl(
@@ -216,6 +221,7 @@ export class TestCluster {
         this.controllerDir,
         "--listen",
         `127.0.0.1:${this.controllerPort}`,
+        ...this.#controllerArgs,
       ],
       join(this.dir, "controller.log"),
       "controller serving",

@@ -5,7 +5,7 @@ import {
   type Node as PbNode,
   type ResourceList as PbResourceList,
 } from "../gen/kcore/v1/node_pb.js";
-import { InvalidFieldError } from "../domain/errors.js";
+import { InvalidFieldError, showValue } from "../domain/errors.js";
 import {
   REBUILD_LIMITS,
   type Node,
@@ -98,13 +98,13 @@ export function rebuildFromPb(field: string, r: PbRebuildOutcome | undefined): R
   if (state !== "Applying" && state !== "Succeeded" && state !== "Failed")
     throw new InvalidFieldError(
       `${field}.state`,
-      `unknown state ${JSON.stringify(state)}: expected Applying, Succeeded or Failed`,
+      `unknown state ${showValue(state)}: expected Applying, Succeeded or Failed`,
     );
   const phase = r.phase;
   if (phase !== "test" && phase !== "switch")
     throw new InvalidFieldError(
       `${field}.phase`,
-      `unknown phase ${JSON.stringify(phase)}: expected test or switch`,
+      `unknown phase ${showValue(phase)}: expected test or switch`,
     );
   return {
     state,

@@ -1,4 +1,4 @@
-import { InvalidFieldError, KcoreError } from "../../domain/errors.js";
+import { InvalidFieldError, KcoreError, showValue } from "../../domain/errors.js";
 import { userCommonName, USER_CN_PREFIX, type UserRole } from "../../domain/identity.js";
 import { isDnsLabel } from "../../domain/names.js";
 import type { ServiceImpl } from "../../api/gate.js";
@@ -12,10 +12,7 @@ export const MAX_AUDIT_ENTRIES = 10_000;
 
 function parseUserRole(role: string): UserRole {
   if (role === "admin" || role === "viewer") return role;
-  throw new InvalidFieldError(
-    "role",
-    `unknown role ${JSON.stringify(role)}: expected admin or viewer`,
-  );
+  throw new InvalidFieldError("role", `unknown role ${showValue(role)}: expected admin or viewer`);
 }
 
 export function accessService(c: ControllerContext): ServiceImpl<typeof AccessService> {
@@ -31,7 +28,7 @@ export function accessService(c: ControllerContext): ServiceImpl<typeof AccessSe
       if (!isDnsLabel(user))
         throw new KcoreError(
           "InvalidArgument",
-          `csrPem: subject CN ${JSON.stringify(commonName)} must be ${userCommonName(role, "<name>")} for role ${role}`,
+          `csrPem: subject CN ${showValue(commonName)} must be ${userCommonName(role, "<name>")} for role ${role}`,
         );
       const ca = c.ca();
       const certificatePem = await signLeaf(ca, publicKey, { commonName, usage: "client" });
@@ -41,10 +38,7 @@ export function accessService(c: ControllerContext): ServiceImpl<typeof AccessSe
     listAudit(req) {
       const since = req.since;
       if (since !== "" && !Number.isFinite(Date.parse(since)))
-        throw new InvalidFieldError(
-          "since",
-          `not an RFC 3339 time: ${JSON.stringify(since.slice(0, 64))}`,
-        );
+        throw new InvalidFieldError("since", `not an RFC 3339 time: ${showValue(since)}`);
       if (req.limit < 0 || req.limit > MAX_AUDIT_ENTRIES)
         throw new InvalidFieldError(
           "limit",

@@ -1,4 +1,4 @@
-import { InvalidFieldError, KcoreError } from "../../domain/errors.js";
+import { InvalidFieldError, KcoreError, showValue } from "../../domain/errors.js";
 import { parseLabels, parseName } from "../../domain/names.js";
 import type { WasmWorkload } from "../../domain/wasm-workload.js";
 import { nodeToPb, rebuildFromPb, resourcesFromPb } from "../../api/convert-node.js";
@@ -70,7 +70,7 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       if (realizer === undefined)
         throw new InvalidFieldError(
           "realizer",
-          `unknown realizer ${JSON.stringify(req.realizer)}: expected nixos or direct`,
+          `unknown realizer ${showValue(req.realizer)}: expected nixos or direct`,
         );
       if (req.address.length > 300)
         throw new InvalidFieldError("address", "longer than 300 characters");

@@ -1,4 +1,4 @@
-import { NotFoundError, KcoreError } from "../../domain/errors.js";
+import { NotFoundError, KcoreError, showValue } from "../../domain/errors.js";
 import { NODE_CN_PREFIX } from "../../domain/identity.js";
 import { isDnsLabel, parseName } from "../../domain/names.js";
 import { isReady } from "../../domain/node.js";
@@ -43,7 +43,7 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
       if (!isDnsLabel(nodeName)) {
         throw new KcoreError(
           "InvalidArgument",
-          `csrPem: subject CN ${JSON.stringify(commonName)} must be ${NODE_CN_PREFIX}<node name>`,
+          `csrPem: subject CN ${showValue(commonName)} must be ${NODE_CN_PREFIX}<node name>`,
         );
       }
       const ca = c.ca();

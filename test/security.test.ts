@@ -109,6 +109,8 @@ describe("identity and authorisation over real mTLS", () => {
       "kcore.v1.NodeService",
       "kcore.v1.AgentService",
       "kcore.v1.ModuleService",
+      "kcore.v1.VmService",
+      "kcore.v1.AccessService",
     ])
       assert.ok(text.includes(s), s);
   });

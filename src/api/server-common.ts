@@ -4,6 +4,7 @@ import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
 import { HealthCheckResponse_ServingStatus, Health } from "../gen/grpc/health/v1/health_pb.js";
+import { file_kcore_v1_access } from "../gen/kcore/v1/access_pb.js";
 import { file_kcore_v1_agent } from "../gen/kcore/v1/agent_pb.js";
 import { file_kcore_v1_module } from "../gen/kcore/v1/module_pb.js";
 import { file_kcore_v1_node } from "../gen/kcore/v1/node_pb.js";
@@ -48,6 +49,7 @@ export function addStandardServices(server: Server, gate: GateOptions): void {
     gate,
   );
   const files = allFiles([
+    file_kcore_v1_access,
     file_kcore_v1_agent,
     file_kcore_v1_module,
     file_kcore_v1_node,

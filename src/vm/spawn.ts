@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -39,7 +40,25 @@ export function spawnDetached(
   }
 }
 
-/** Waits for a socket file to appear, failing early if the process has already ended. */
+/** Whether something listens on the Unix socket `path` (it may exist before it listens). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * Waits for a socket to appear and accept connections (a server binds the file a moment before
+ * it listens), failing early if the process has already ended.
+ */
 export async function waitForSocket(
   path: string,
   pid: number,
@@ -49,7 +68,7 @@ export async function waitForSocket(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
-  while (!existsSync(path)) {
+  while (!existsSync(path) || !(await accepts(path))) {
     if (processStartTime(pid) !== startTime)
       throw new KcoreError("FailedPrecondition", `${what} exited before creating ${path}`);
     if (Date.now() > deadline)

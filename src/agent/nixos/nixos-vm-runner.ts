@@ -12,6 +12,7 @@ import {
 } from "../../domain/vm-state.js";
 import { observeChSocket } from "../../vm/cloud-hypervisor/driver.js";
 import type { Clock } from "../clock.js";
+import { TickLoop } from "../tick-loop.js";
 import { SerialRelay } from "../vms/console.js";
 import { macFor } from "../vms/vm-provision.js";
 import type { VmPaths } from "../vms/vm-layout.js";
@@ -72,12 +73,12 @@ export class NixosVmRunner implements VmRunner {
   #appliedAt: number | undefined;
   #deleting = false;
   #closed = false;
-  #ticking: Promise<void> = Promise.resolve();
-  #timer: (() => void) | undefined;
+  readonly #loop: TickLoop;
 
   constructor(vm: Vm, deps: NixosVmRunnerDeps) {
     this.#vm = vm;
     this.#d = deps;
+    this.#loop = new TickLoop(deps.clock, deps.pollMs, () => this.#tick(), deps.logger);
     this.#relay = new SerialRelay(deps.paths.serialSocket, deps.paths.consoleLog);
     this.#life = {
       state: "Pending",
@@ -111,14 +112,14 @@ export class NixosVmRunner implements VmRunner {
       this.#life = record.lifecycle;
       this.#restartCount = record.restartCount;
     }
-    this.#schedule(0);
+    this.#loop.schedule(0);
   }
 
   update(vm: Vm): void {
     this.#vm = vm;
     this.#failures = 0;
     this.#nextProvisionAt = 0;
-    this.#schedule(0);
+    this.#loop.schedule(0);
   }
 
   /** Takes the VM out of the module; resolves once a rebuild removed its unit and it is gone. */
@@ -138,23 +139,8 @@ export class NixosVmRunner implements VmRunner {
 
   close(): void {
     this.#closed = true;
-    this.#timer?.();
+    this.#loop.stop();
     this.#relay.close();
-  }
-
-  #schedule(ms: number): void {
-    if (this.#closed) return;
-    this.#timer?.();
-    this.#timer = this.#d.clock.setTimeout(() => {
-      this.#ticking = this.#ticking
-        .then(() => this.#tick())
-        .catch((e: unknown) => {
-          this.#d.logger.error({ err: e }, "VM supervision step failed");
-        });
-      void this.#ticking.then(() => {
-        this.#schedule(this.#d.pollMs);
-      });
-    }, ms);
   }
 
   #move(to: VmState, observed: Observed, message: string): void {

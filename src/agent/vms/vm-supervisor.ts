@@ -10,6 +10,7 @@ import {
 } from "../../domain/vm-state.js";
 import type { HypervisorDriver, VmPlan, VmProcess } from "../../vm/driver.js";
 import type { Clock } from "../clock.js";
+import { TickLoop } from "../tick-loop.js";
 import { SerialRelay, trimConsoleLog } from "./console.js";
 import type { VmPaths } from "./vm-layout.js";
 import type { VmRecord, VmRunner } from "./vm-runner.js";
@@ -54,14 +55,14 @@ export class VmSupervisor implements VmRunner {
   #startedKey: string | undefined;
   #startedGeneration = 0;
   #stopDeadline: number | undefined;
-  #ticking: Promise<void> = Promise.resolve();
-  #timer: (() => void) | undefined;
+  readonly #loop: TickLoop;
   #closed = false;
   #deleting = false;
 
   constructor(vm: Vm, deps: VmSupervisorDeps) {
     this.#vm = vm;
     this.#d = deps;
+    this.#loop = new TickLoop(deps.clock, deps.pollMs, () => this.#tick(), deps.logger);
     this.#life = {
       state: "Pending",
       message: "accepted by the node",
@@ -111,7 +112,7 @@ export class VmSupervisor implements VmRunner {
       this.#life = record.lifecycle;
       this.#restartCount = record.restartCount;
     }
-    this.#schedule(0);
+    this.#loop.schedule(0);
   }
 
   /** A new generation from the controller. */
@@ -119,17 +120,17 @@ export class VmSupervisor implements VmRunner {
     this.#vm = vm;
     this.#failures = 0;
     this.#nextStartAt = 0;
-    this.#schedule(0);
+    this.#loop.schedule(0);
   }
 
   /** Stops the VM (gracefully, then by force) and stops supervising it. */
   async delete(): Promise<void> {
     this.#deleting = true;
-    this.#schedule(0);
-    await this.#ticking;
+    this.#loop.schedule(0);
+    await this.#loop.settled;
     while (this.#proc) {
       await new Promise((r) => setTimeout(r, Math.min(this.#d.pollMs, 200)));
-      await this.#ticking;
+      await this.#loop.settled;
     }
     this.close();
   }
@@ -137,7 +138,7 @@ export class VmSupervisor implements VmRunner {
   /** Stops supervising; the hypervisor keeps running (the agent is stopping: fail-static). */
   close(): void {
     this.#closed = true;
-    this.#timer?.();
+    this.#loop.stop();
     this.#relay?.close();
   }
 
@@ -154,21 +155,6 @@ export class VmSupervisor implements VmRunner {
     this.#proc = undefined;
     this.#relay?.close();
     this.#relay = undefined;
-  }
-
-  #schedule(ms: number): void {
-    if (this.#closed) return;
-    this.#timer?.();
-    this.#timer = this.#d.clock.setTimeout(() => {
-      this.#ticking = this.#ticking
-        .then(() => this.#tick())
-        .catch((e: unknown) => {
-          this.#d.logger.error({ err: e }, "VM supervision step failed");
-        });
-      void this.#ticking.then(() => {
-        this.#schedule(this.#d.pollMs);
-      });
-    }, ms);
   }
 
   #move(to: VmState, observed: Observed, message: string): void {

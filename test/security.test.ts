@@ -130,7 +130,7 @@ describe("identity and authorisation over real mTLS", () => {
     assert.deepEqual(r.responses, []);
   });
 
-  test("no client certificate, or an expired one, is refused", async () => {
+  test("no client certificate, an expired or not yet valid one, or one not for clients is refused", async () => {
     const bare = createClient(
       WasmWorkloadService,
       target(),
@@ -162,12 +162,40 @@ describe("identity and authorisation over real mTLS", () => {
     );
     await assert.rejects(old.listWasmWorkloads({}, { timeoutMs: 5000 }));
     old.close();
+    // Not valid yet, and a certificate only for servers (no clientAuth): refused at the handshake.
+    const early = await issue(ca, {
+      commonName: "kctl",
+      usage: "client",
+      notBefore: new Date(Date.now() + 86_400_000),
+      notAfter: new Date(Date.now() + 2 * 86_400_000),
+    });
+    const serverOnly = await issue(ca, { commonName: "kctl", usage: "server" });
+    for (const cert of [early, serverOnly]) {
+      const refused = createClient(
+        WasmWorkloadService,
+        target(),
+        clientCredentials({ caPem: admin.caPem, ...cert }, "controller"),
+      );
+      await assert.rejects(
+        refused.applyWasmWorkload(
+          { workload: { metadata: { name: "never" } } },
+          { timeoutMs: 5000 },
+        ),
+        (e: Error & { code?: string }) => e.code === "Unavailable",
+      );
+      refused.close();
+    }
     const stillFine = createClient(
       WasmWorkloadService,
       target(),
       clientCredentials(admin, "controller"),
     );
     assert.ok((await stillFine.listWasmWorkloads({})).items.length >= 1);
+    assert.equal(
+      (await stillFine.listWasmWorkloads({})).items.some((w) => w.metadata?.name === "never"),
+      false,
+      "nothing stored",
+    );
     stillFine.close();
   });
 

@@ -16,7 +16,7 @@ export interface CertKeyPair {
   readonly keyPem: string;
 }
 
-export type CertUsage = "server-and-client" | "client";
+export type CertUsage = "server-and-client" | "client" | "server";
 
 export interface IssueOptions {
   readonly commonName: string;
@@ -90,7 +90,9 @@ function leafExtensions(opts: IssueOptions): x509.Extension[] {
   const eku =
     opts.usage === "client"
       ? [x509.ExtendedKeyUsage.clientAuth]
-      : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+      : opts.usage === "server"
+        ? [x509.ExtendedKeyUsage.serverAuth]
+        : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parse } from "yaml";
 import { createClient } from "../src/api/grpc-client.js";
+import { resolveContext } from "../src/kctl/config.js";
 import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
 import { KcoreError, RateLimitedError } from "../src/domain/errors.js";
 import { NodeService } from "../src/gen/kcore/v1/node_pb.js";
 import { VmService } from "../src/gen/kcore/v1/vm_pb.js";
 import { TestCluster } from "./helpers/cluster.js";
+import { vm } from "./helpers/manifests.js";
 
 describe("limits: per-identity rate, request size, open streams", () => {
   let c: TestCluster;
@@ -20,12 +20,7 @@ describe("limits: per-identity rate, request size, open streams", () => {
     });
     const file = join(c.dir, "viewer.yaml");
     await c.ok("create", "user", "rita", "--role", "viewer", "--out", file);
-    const cfg = parse(readFileSync(file, "utf8")) as {
-      contexts: Record<string, Record<string, string>>;
-    };
-    const b64 = (k: string): string =>
-      Buffer.from(cfg.contexts.rita?.[k] ?? "", "base64").toString();
-    viewer = { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
+    viewer = resolveContext("rita", file).tls;
   });
   after(async () => {
     await c.stop();
@@ -94,12 +89,7 @@ describe("limits: per-identity rate, request size, open streams", () => {
   test("an identity may hold only so many streams open; closing one frees its slot", async () => {
     // One VM, so that every watch begins with an event.
     const applied = await c.kctlInput(
-      JSON.stringify({
-        apiVersion: "kcore.dev/v1",
-        kind: "VM",
-        metadata: { name: "watched" },
-        spec: { cpus: 1, memory: "64Mi", boot: { kernel: "/boot/vmlinuz", cmdline: "x" } },
-      }),
+      vm("watched", { cpus: 1, memory: "64Mi", boot: { kernel: "/boot/vmlinuz", cmdline: "x" } }),
       "apply",
       "-f",
       "-",

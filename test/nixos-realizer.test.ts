@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { REPO } from "./helpers/fixtures.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { testGuest } from "./helpers/guest.js";
+import { guestVm } from "./helpers/manifests.js";
 
 const FAKE_REBUILD = join(REPO, "dist", "test", "fake-nixos-rebuild", "main.js");
 
@@ -58,17 +59,7 @@ describe("the nixos realizer (nixos-rebuild played by a stand-in that evaluates 
           .map((l) => JSON.parse(l) as Call)
       : [];
   const vmManifest = (name: string, extra: Record<string, unknown> = {}): string =>
-    JSON.stringify({
-      apiVersion: "kcore.dev/v1",
-      kind: "VM",
-      metadata: { name },
-      spec: {
-        cpus: 1,
-        memory: "256Mi",
-        boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: `console=ttyS0 vm=${name}` },
-        ...extra,
-      },
-    });
+    guestVm(name, guest, extra, `console=ttyS0 vm=${name}`);
   const apply = async (...manifests: string[]): Promise<void> => {
     const r = await c.kctlInput(manifests.join("\n---\n"), "apply", "-f", "-");
     assert.equal(r.code, 0, r.stderr);

@@ -3,12 +3,12 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "../src/api/grpc-client.js";
+import { resolveContext } from "../src/kctl/config.js";
 import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
 import { AgentService } from "../src/gen/kcore/v1/agent_pb.js";
 import { WasmWorkloadService, type RestartPolicy } from "../src/gen/kcore/v1/wasm_workload_pb.js";
 import { NodeService } from "../src/gen/kcore/v1/node_pb.js";
 import { AccessService } from "../src/gen/kcore/v1/access_pb.js";
-import { parse } from "yaml";
 import { createCa, issue } from "../src/pki/pki.js";
 import { credentials } from "@grpc/grpc-js";
 import { buildCModule, REPO } from "./helpers/fixtures.js";
@@ -296,18 +296,10 @@ describe("identity and authorisation over real mTLS", () => {
     assert.equal((await c.kctl("get", "wasm", "sneaky")).code, 1);
 
     // Over gRPC the refusal is PERMISSION_DENIED.
-    const cfg = parse(readFileSync(viewerConfig, "utf8")) as {
-      contexts: Record<string, Record<string, string>>;
-    };
-    const b64 = (k: string): string =>
-      Buffer.from(cfg.contexts.ann?.[k] ?? "", "base64").toString();
     const viewer = createClient(
       WasmWorkloadService,
       target(),
-      clientCredentials(
-        { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") },
-        "controller",
-      ),
+      clientCredentials(resolveContext("ann", viewerConfig).tls, "controller"),
     );
     await assert.rejects(
       viewer.deleteWasmWorkload({ name: "visible" }),

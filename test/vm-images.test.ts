@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { chCall } from "../src/vm/cloud-hypervisor/api-client.js";
 import { chSimAgentArgs } from "./helpers/ch-sim.js";
+import { guestVm } from "./helpers/manifests.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { testGuest } from "./helpers/guest.js";
 import { HttpsFiles } from "./helpers/https-files.js";
@@ -75,17 +76,7 @@ describe("VM disks from https images, and the cloud-init seed", () => {
   });
 
   const manifest = (name: string, spec: Record<string, unknown>): string =>
-    JSON.stringify({
-      apiVersion: "kcore.dev/v1",
-      kind: "VM",
-      metadata: { name },
-      spec: {
-        cpus: 1,
-        memory: "256Mi",
-        boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0" },
-        ...spec,
-      },
-    });
+    guestVm(name, guest, spec);
   const apply = async (...docs: string[]): Promise<void> => {
     const r = await c.kctlInput(docs.join("\n---\n"), "apply", "-f", "-");
     assert.equal(r.code, 0, r.stderr);

@@ -6,6 +6,7 @@ import { chSimAgentArgs } from "./helpers/ch-sim.js";
 import { attachConsole } from "./helpers/console.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { testGuest } from "./helpers/guest.js";
+import { guestVm } from "./helpers/manifests.js";
 
 describe("VMs on a Cloud Hypervisor node (the simulator stands in for the VMM)", () => {
   let c: TestCluster;
@@ -37,16 +38,7 @@ describe("VMs on a Cloud Hypervisor node (the simulator stands in for the VMM)",
     );
 
   test("boots through the API, relays the serial console to kctl logs and kctl console", async () => {
-    const manifest = JSON.stringify({
-      apiVersion: "kcore.dev/v1",
-      kind: "VM",
-      metadata: { name: "chvm" },
-      spec: {
-        cpus: 1,
-        memory: "512Mi",
-        boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0 kcore.test=1" },
-      },
-    });
+    const manifest = guestVm("chvm", guest, { memory: "512Mi" }, "console=ttyS0 kcore.test=1");
     const applied = await c.kctlInput(manifest, "apply", "-f", "-");
     assert.equal(applied.code, 0, applied.stderr);
     await c.ok("wait", "vm", "chvm", "--for", "state=Running", "--timeout", "30s");

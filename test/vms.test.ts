@@ -6,10 +6,7 @@ import { parseCpu } from "../src/domain/quantity.js";
 import { attachConsole } from "./helpers/console.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
 import { GUEST_MARKER, testGuest } from "./helpers/guest.js";
-
-function vmManifest(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({ apiVersion: "kcore.dev/v1", kind: "VM", metadata: { name }, spec });
-}
+import { vm as vmManifest } from "./helpers/manifests.js";
 
 describe("VMs: a real guest under QEMU (software emulation)", () => {
   let c: TestCluster;

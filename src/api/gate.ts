@@ -12,20 +12,9 @@ import type { Logger } from "pino";
 import { AUDITED, authorize } from "../domain/authz.js";
 import { KcoreError, PermissionDeniedError, RateLimitedError } from "../domain/errors.js";
 import { describeIdentity, identityFromCommonName, type Identity } from "../domain/identity.js";
-import {
-  grpcServiceDefinition,
-  methodPath,
-  requestSize,
-  type Req,
-  type ResInit,
-} from "./grpc-service.js";
-import {
-  DEFAULT_LIMITS,
-  maxRequestBytes,
-  RateLimiter,
-  StreamCounter,
-  type LimitSettings,
-} from "./limits.js";
+import { auditedCall, codeName, type GateAudit } from "./gate-audit.js";
+import { checkLimits, DEFAULT_LIMITS, type GateLimits } from "./limits.js";
+import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
 import { toGrpcStatus } from "./grpc-errors.js";
 
 /** What a handler knows about its call: who, and until when. */
@@ -77,24 +66,11 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
   });
 }
 
+export type { AuditedCall, GateAudit } from "./gate-audit.js";
+export { gateLimits, type GateLimits } from "./limits.js";
+
 /** Observes every call once it ends (metrics, audit). */
 export type CallObserver = (method: string, code: Status, seconds: number) => void;
-
-/** One audited call, as the audit log records it. */
-export interface AuditedCall {
-  readonly identity: string;
-  readonly role: string;
-  readonly method: string;
-  readonly resource: string;
-}
-
-/** Where audited calls are recorded (the controller's audit log). */
-export interface GateAudit {
-  /** Runs the call's handler, recording how it ended (or its first change). */
-  record<T>(call: AuditedCall, fn: () => Promise<T>, codeOf: (e: unknown) => string): Promise<T>;
-  /** Records a call refused before its handler ran. */
-  refused(call: AuditedCall, code: string, message: string): void;
-}
 
 export interface GateOptions {
   readonly logger: Logger;
@@ -103,78 +79,6 @@ export interface GateOptions {
   readonly audit?: GateAudit;
   /** Rate, stream and deadline limits, shared by every service of one server. */
   readonly limits?: GateLimits;
-}
-
-/** The limits' state for one server. */
-export interface GateLimits {
-  readonly settings: LimitSettings;
-  readonly rate: RateLimiter;
-  readonly streams: StreamCounter;
-}
-
-export function gateLimits(settings: LimitSettings = DEFAULT_LIMITS): GateLimits {
-  return {
-    settings,
-    rate: new RateLimiter(settings.ratePerSecond, settings.burst),
-    streams: new StreamCounter(settings.maxStreams),
-  };
-}
-
-/** The request-size and rate limits, checked once the caller is known and allowed. */
-function checkLimits(
-  method: string,
-  identity: Identity,
-  request: unknown,
-  limits: GateLimits | undefined,
-): void {
-  const size = requestSize(request);
-  const max = maxRequestBytes(method);
-  if (size > max)
-    throw new KcoreError(
-      "ResourceExhausted",
-      `request of ${size} bytes is larger than the ${max}-byte limit of ${method}`,
-    );
-  if (!limits) return;
-  const wait = limits.rate.take(describeIdentity(identity));
-  if (wait > 0)
-    throw new RateLimitedError(
-      `rate limit: ${describeIdentity(identity)} may make ${limits.settings.ratePerSecond} calls/s (burst ${limits.settings.burst}); retry after ${wait} ms`,
-      wait,
-    );
-}
-
-const codeName = (e: unknown): string => Status[toGrpcStatus(e).code];
-
-/** `Vm/web` from ApplyVm's request: the kind from the method, the name from the request. */
-export function auditResource(method: string, request: unknown): string {
-  const verb = method.slice(method.lastIndexOf("/") + 1);
-  const kind = verb
-    .replace(/^(Apply|Delete|Set|Sign|Register|Upload|Attach)/, "")
-    .replace(/(State|Certificate)$/, "");
-  const r = (typeof request === "object" && request !== null ? request : {}) as Record<
-    string,
-    unknown
-  >;
-  let name: unknown = r.name ?? r.nodeName;
-  if (name === undefined)
-    for (const v of Object.values(r)) {
-      const meta = (v as { metadata?: { name?: unknown } } | null | undefined)?.metadata;
-      if (typeof v === "object" && typeof meta?.name === "string") name = meta.name;
-    }
-  return typeof name === "string" && name !== "" ? `${kind}/${name.slice(0, 253)}` : kind;
-}
-
-function auditedCall(
-  method: string,
-  identity: Identity | undefined,
-  request: unknown,
-): AuditedCall {
-  return {
-    identity: identity === undefined ? "" : describeIdentity(identity),
-    role: identity === undefined || identity.kind === "unknown" ? "" : identity.kind,
-    method,
-    resource: auditResource(method, request),
-  };
 }
 
 type AnyCall = {

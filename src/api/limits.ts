@@ -4,6 +4,10 @@
  * gets the defaults and a test can list them.
  */
 
+import { KcoreError, RateLimitedError } from "../domain/errors.js";
+import { describeIdentity, type Identity } from "../domain/identity.js";
+import { requestSize } from "./grpc-service.js";
+
 const MiB = 1024 * 1024;
 
 /** Most bytes a request message may have, by method; everything else gets the default. */
@@ -103,4 +107,42 @@ export class StreamCounter {
     if (n <= 0) this.#open.delete(key);
     else this.#open.set(key, n);
   }
+}
+
+/** The limits' state for one server. */
+export interface GateLimits {
+  readonly settings: LimitSettings;
+  readonly rate: RateLimiter;
+  readonly streams: StreamCounter;
+}
+
+export function gateLimits(settings: LimitSettings = DEFAULT_LIMITS): GateLimits {
+  return {
+    settings,
+    rate: new RateLimiter(settings.ratePerSecond, settings.burst),
+    streams: new StreamCounter(settings.maxStreams),
+  };
+}
+
+/** The request-size and rate limits, checked once the caller is known and allowed. */
+export function checkLimits(
+  method: string,
+  identity: Identity,
+  request: unknown,
+  limits: GateLimits | undefined,
+): void {
+  const size = requestSize(request);
+  const max = maxRequestBytes(method);
+  if (size > max)
+    throw new KcoreError(
+      "ResourceExhausted",
+      `request of ${size} bytes is larger than the ${max}-byte limit of ${method}`,
+    );
+  if (!limits) return;
+  const wait = limits.rate.take(describeIdentity(identity));
+  if (wait > 0)
+    throw new RateLimitedError(
+      `rate limit: ${describeIdentity(identity)} may make ${limits.settings.ratePerSecond} calls/s (burst ${limits.settings.burst}); retry after ${wait} ms`,
+      wait,
+    );
 }

@@ -101,7 +101,7 @@ export class AuditLog {
     });
   }
 
-  /** Entries after `sinceSeq` or at or after `sinceTime`, oldest first, at most `limit`. */
+  /** The newest `limit` entries at or after `sinceTime` (all when absent), oldest first. */
   list(opts: { sinceTime?: string; limit: number }): AuditEntry[] {
     return this.#db
       .prepare<[string, number], AuditEntry>(

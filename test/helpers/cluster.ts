@@ -10,7 +10,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { resolveContext } from "../../src/kctl/config.js";
 import type { TlsMaterial } from "../../src/api/tls.js";
 import { CH_SIM } from "./ch-sim.js";
 import { REPO } from "./fixtures.js";
@@ -319,12 +319,7 @@ export class TestCluster {
 
   /** The kctl admin identity of this cluster's context, for clients made in the test itself. */
   adminTls(): TlsMaterial {
-    const cfg = parse(readFileSync(this.config, "utf8")) as {
-      contexts: Record<string, Record<string, string>>;
-    };
-    const ctx = cfg.contexts.test ?? {};
-    const b64 = (k: string): string => Buffer.from(ctx[k] ?? "", "base64").toString();
-    return { caPem: b64("ca-data"), certPem: b64("cert-data"), keyPem: b64("key-data") };
+    return resolveContext("test", this.config).tls;
   }
 
   /** The pid of the controller or of an agent, while it runs. */

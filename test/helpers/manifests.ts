@@ -13,3 +13,23 @@ export function workload(
     spec,
   });
 }
+
+/** A VM manifest. */
+export function vm(name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({ apiVersion: "kcore.dev/v1", kind: "VM", metadata: { name }, spec });
+}
+
+/** A small VM booting the test guest (one cpu, 256 MiB), with more spec fields in `extra`. */
+export function guestVm(
+  name: string,
+  guest: { kernel: string; initrd: string },
+  extra: Record<string, unknown> = {},
+  cmdline = "console=ttyS0",
+): string {
+  return vm(name, {
+    cpus: 1,
+    memory: "256Mi",
+    boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline },
+    ...extra,
+  });
+}

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { KcoreError } from "../../domain/errors.js";
-import { userCommonName, type UserRole } from "../../domain/identity.js";
+import { userCommonName } from "../../domain/identity.js";
 import { parseName } from "../../domain/names.js";
 import { AccessService } from "../../gen/kcore/v1/access_pb.js";
 import { configPath, contextFromPems, loadConfig, resolveContext, saveConfig } from "../config.js";
@@ -41,7 +41,7 @@ export async function createUser(
     );
   const from = resolveContext(flags.context);
   const { createCsr } = await import("../../pki/pki.js");
-  const { csrPem, keyPem } = await createCsr(userCommonName(role satisfies UserRole, user));
+  const { csrPem, keyPem } = await createCsr(userCommonName(role, user));
   const c = connect(AccessService, flags);
   let signed: { certificatePem: string; caCertificatePem: string };
   try {

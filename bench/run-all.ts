@@ -5,6 +5,7 @@ import { durableWrite } from "./durable-write.js";
 import { density } from "./density.js";
 import { moduleStart } from "./module-start.js";
 import { nixRender } from "./nix-render.js";
+import { admissionShare, handshakes } from "./security.js";
 import { vmDensity } from "./vm-density.js";
 import { vmStart } from "./vm-start.js";
 
@@ -16,4 +17,8 @@ if (want("start")) console.log(`${await moduleStart(Number(process.env.BENCH_STA
 if (want("density")) console.log(`${await density([10, 100])}\n`);
 if (want("vm-start")) console.log(`${await vmStart(Number(process.env.BENCH_VM_STARTS ?? 10))}\n`);
 if (want("vm-density")) console.log(`${await vmDensity([1, 5, 20])}\n`);
+if (want("handshake"))
+  console.log(`${await handshakes(Number(process.env.BENCH_HANDSHAKES ?? 2000))}\n`);
+if (want("admission"))
+  console.log(`${await admissionShare(Number(process.env.BENCH_WRITES ?? 3000))}\n`);
 if (want("nix-render")) console.log(`${nixRender([10, 100, 1000], 11)}\n`);

@@ -10,6 +10,7 @@ import { WasmWorkloadService, type RestartPolicy } from "../src/gen/kcore/v1/was
 import { NodeService } from "../src/gen/kcore/v1/node_pb.js";
 import { AccessService } from "../src/gen/kcore/v1/access_pb.js";
 import { createCa, issue } from "../src/pki/pki.js";
+import { readIntermediate } from "../src/pki/pki-files.js";
 import { credentials } from "@grpc/grpc-js";
 import { buildCModule, REPO } from "./helpers/fixtures.js";
 import { run, TestCluster, type RunResult } from "./helpers/cluster.js";
@@ -116,7 +117,7 @@ describe("identity and authorisation over real mTLS", () => {
   });
 
   test("a certificate from another CA is refused at the handshake", async () => {
-    const otherCa = await createCa("impostor-ca");
+    const otherCa = { ...(await createCa("impostor-ca")), chainPem: "" };
     const impostor = await issue(otherCa, { commonName: "kctl", usage: "client" });
     writeFileSync(join(c.dir, "imp.pem"), impostor.certPem);
     writeFileSync(join(c.dir, "imp.key"), impostor.keyPem);
@@ -145,10 +146,7 @@ describe("identity and authorisation over real mTLS", () => {
         /Unavailable|handshake|certificate|ECONNRESET|closed/i.test(e.message),
     );
     bare.close();
-    const ca = {
-      certPem: admin.caPem,
-      keyPem: readFileSync(join(c.controllerDir, "certs", "ca.key"), "utf8"),
-    };
+    const ca = readIntermediate(c.controllerDir);
     const expired = await issue(ca, {
       commonName: "kctl",
       usage: "client",

@@ -7,7 +7,8 @@ import { statusToPb, workloadFromPbTrusted } from "../api/convert-wasm-workload.
 import { addGatedService } from "../api/gate.js";
 import { createClient, type ServiceClient } from "../api/grpc-client.js";
 import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
-import { clientCredentials, serverCredentials, type TlsMaterial } from "../api/tls.js";
+import { clientCredentials, ReloadableServerCredentials, type TlsMaterial } from "../api/tls.js";
+import { CertRenewer } from "./cert-renewer.js";
 import { rebuildToPb } from "../api/convert-node.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../domain/backoff.js";
 import { KcoreError } from "../domain/errors.js";
@@ -40,6 +41,8 @@ export interface AgentOptions {
   readonly backoff?: BackoffPolicy;
   readonly clock?: Clock;
   readonly heartbeatMs?: number;
+  /** Renew the node certificate when this little time is left (default: a third of its life). */
+  readonly renewBeforeMs?: number;
   readonly resyncMs?: number;
   /** Module processes kept started ahead of need. Default 2. */
   readonly warmPool?: number;
@@ -86,12 +89,36 @@ export class Agent {
   /** The last assignment received, reconciled again periodically (level-triggered). */
   #last: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
+  /** The node's certificate and key as last renewed. */
+  #tls: TlsMaterial;
+  readonly #credentials: ReloadableServerCredentials;
+  readonly #renewer: CertRenewer;
   port = 0;
 
   constructor(o: AgentOptions) {
     this.#o = o;
     this.#log = o.logger.child({ component: "agent", node: o.nodeName });
     const clock = o.clock ?? systemClock;
+    this.#tls = o.tls;
+    this.#credentials = new ReloadableServerCredentials(o.tls);
+    this.#renewer = new CertRenewer({
+      dataDir: o.dataDir,
+      clock,
+      logger: this.#log,
+      ...(o.renewBeforeMs === undefined ? {} : { renewBeforeMs: o.renewBeforeMs }),
+      current: () => this.#tls,
+      sign: (csrPem) => this.#agent().renewCertificate({ csrPem }, { timeoutMs: 30_000 }),
+      renewed: (tls) => {
+        this.#tls = tls;
+        this.#credentials.reload(tls);
+        // New connections to the controller present the new certificate; the old ones close
+        // (the watch reconnects at once), so nothing keeps using the old one until it expires.
+        this.#agentClient?.close();
+        this.#moduleClient?.close();
+        this.#agentClient = undefined;
+        this.#moduleClient = undefined;
+      },
+    });
     const backoff = o.backoff ?? DEFAULT_BACKOFF;
     this.#server = newServer();
     this.#wasm = new WasmManager({
@@ -211,7 +238,7 @@ export class Agent {
     this.#agentClient ??= createClient(
       AgentService,
       this.#o.controller,
-      clientCredentials(this.#o.tls, "controller"),
+      clientCredentials(this.#tls, "controller"),
     );
     return this.#agentClient;
   }
@@ -220,13 +247,14 @@ export class Agent {
     this.#moduleClient ??= createClient(
       ModuleService,
       this.#o.controller,
-      clientCredentials(this.#o.tls, "controller"),
+      clientCredentials(this.#tls, "controller"),
     );
     return this.#moduleClient;
   }
 
   async start(): Promise<void> {
-    this.port = await bind(this.#server, this.#o.listen, serverCredentials(this.#o.tls));
+    this.port = await bind(this.#server, this.#o.listen, this.#credentials);
+    this.#renewer.start();
     this.#wasm.adoptFromDisk();
     this.#vms.adoptFromDisk();
     void this.#connectLoop();
@@ -245,6 +273,7 @@ export class Agent {
   /** Stops talking to the controller. Running modules and VMs are left running (fail-static). */
   async stop(): Promise<void> {
     this.#abort.abort();
+    this.#renewer.close();
     this.#wasm.close();
     this.#vms.close();
     this.#nixos?.close();

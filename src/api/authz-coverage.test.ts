@@ -5,7 +5,7 @@ import { AUDITED, authorize, AUTHZ_TABLE } from "../domain/authz.js";
 import { identityFromCommonName, type Identity } from "../domain/identity.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
-import { AccessService } from "../gen/kcore/v1/access_pb.js";
+import { AccessService, JoinService } from "../gen/kcore/v1/access_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { NodeService } from "../gen/kcore/v1/node_pb.js";
 import { VmService } from "../gen/kcore/v1/vm_pb.js";
@@ -20,6 +20,7 @@ const SERVICES = [
   ModuleService,
   NodeAgentService,
   AccessService,
+  JoinService,
   Health,
 ];
 
@@ -44,6 +45,7 @@ const identities: Identity[] = [
   { kind: "controller", host: "h" },
   { kind: "node", nodeName: "n1" },
   { kind: "unknown", commonName: "x" },
+  { kind: "anonymous" },
 ];
 
 test("a method missing from the table is refused for everyone", () => {
@@ -79,7 +81,19 @@ const READS =
   /\/(Get\w+|List\w+|Watch\w*|WorkloadLogs|VmConsoleLog|RenderNix|Check|ServerReflectionInfo)$/;
 
 /** Reads that stay with admins: who did what is not for every reader. */
-const ADMIN_READS = new Set(["/kcore.v1.AccessService/ListAudit"]);
+const ADMIN_READS = new Set([
+  "/kcore.v1.AccessService/ListAudit",
+  "/kcore.v1.AccessService/ListCertificates",
+]);
+
+test("a caller without a certificate may call the join service and nothing else", () => {
+  for (const method of Object.keys(AUTHZ_TABLE))
+    assert.equal(
+      authorize(method, { kind: "anonymous" }).kind,
+      method.startsWith("/kcore.v1.JoinService/") ? "allow" : "deny",
+      method,
+    );
+});
 
 test("a viewer may call exactly the reading methods an admin may call; an admin every operator method", () => {
   for (const [method, roles] of Object.entries(AUTHZ_TABLE)) {

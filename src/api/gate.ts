@@ -16,10 +16,14 @@ import { auditedCall, codeName, type GateAudit } from "./gate-audit.js";
 import { checkLimits, DEFAULT_LIMITS, type GateLimits } from "./limits.js";
 import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
 import { toGrpcStatus } from "./grpc-errors.js";
+import type { Peers, PeerSession } from "./peers.js";
+import { normalSerial } from "../pki/serial.js";
 
 /** What a handler knows about its call: who, and until when. */
 export interface CallContext {
   readonly identity: Identity;
+  /** The caller's certificate. */
+  readonly peer: Peer;
   readonly method: string;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
@@ -72,68 +76,124 @@ export { gateLimits, type GateLimits } from "./limits.js";
 /** Observes every call once it ends (metrics, audit). */
 export type CallObserver = (method: string, code: Status, seconds: number) => void;
 
+/** Observes the time a call spent being admitted: identity, revocation, table, limits. */
+export type AdmissionObserver = (method: string, seconds: number) => void;
+
 export interface GateOptions {
   readonly logger: Logger;
   readonly observe?: CallObserver;
+  readonly observeAdmission?: AdmissionObserver;
   /** Records the calls the table marks as audited. */
   readonly audit?: GateAudit;
   /** Rate, stream and deadline limits, shared by every service of one server. */
   readonly limits?: GateLimits;
+  /** Revoked serials, and the connections to close when one is revoked. */
+  readonly peers?: Peers;
 }
 
 type AnyCall = {
-  getAuthContext(): { sslPeerCertificate?: { subject: { CN?: unknown } } } | null;
+  getAuthContext(): {
+    sslPeerCertificate?: { subject: { CN?: unknown }; serialNumber?: unknown; valid_to?: unknown };
+  } | null;
   request?: unknown;
 };
 
-/** Identities by HTTP/2 session: a connection's client certificate is fixed once it is up. */
-const sessionIdentities = new WeakMap<object, Identity>();
+/** Who is calling, from the certificate of the connection the call arrived on. */
+export interface Peer {
+  readonly identity: Identity;
+  /** The client certificate's serial (lower-case hex, no leading zeros). */
+  readonly serial: string;
+  readonly notAfter: Date;
+}
+
+/** Peers by HTTP/2 session: a connection's client certificate is fixed once it is up. */
+const sessionPeers = new WeakMap<object, Peer>();
+
+type Session = PeerSession & object;
 
 /**
  * The HTTP/2 session a call arrived on. grpc-js does not expose it, so this looks along its
- * internal fields and gives up (returning undefined) if they change: the identity is then
- * parsed from the certificate on every call, which is correct, only slower.
+ * internal fields and gives up (returning undefined) if they change: the peer is then read from
+ * the certificate on every call, which is correct, only slower (and revocation then refuses the
+ * calls of open connections instead of closing them).
  */
-function sessionOf(call: AnyCall): object | undefined {
+function sessionOf(call: AnyCall): Session | undefined {
   type Stream = { stream?: { session?: unknown } };
   const inner = (call as { call?: Stream & { nextCall?: Stream } }).call;
   const session = inner?.nextCall?.stream?.session ?? inner?.stream?.session;
-  return typeof session === "object" && session !== null ? session : undefined;
+  return typeof session === "object" &&
+    session !== null &&
+    typeof (session as Partial<Session>).destroy === "function" &&
+    typeof (session as Partial<Session>).once === "function"
+    ? (session as Session)
+    : undefined;
 }
 
-/** For tests: whether identities are being cached per session with this grpc-js. */
+/** For tests: whether peers are being cached per session with this grpc-js. */
 export let sessionCacheWorks = false;
 
-function peerIdentity(call: AnyCall): Identity | undefined {
+function callPeer(call: AnyCall, peers: Peers | undefined): Peer | undefined {
   // getPeerCertificate builds a JavaScript object from the certificate each time it is called:
   // measured at about 70 µs, the largest single cost of a small call. A peer cannot change its
   // certificate within a session without renegotiation, and renegotiation can only present
   // another certificate the same peer holds.
   const session = sessionOf(call);
-  const cached = session === undefined ? undefined : sessionIdentities.get(session);
+  const cached = session === undefined ? undefined : sessionPeers.get(session);
   if (cached) return cached;
-  const cn = call.getAuthContext()?.sslPeerCertificate?.subject.CN;
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const cn = cert?.subject.CN;
   if (typeof cn !== "string") return undefined;
-  const identity = identityFromCommonName(cn);
+  const peer: Peer = {
+    identity: identityFromCommonName(cn),
+    serial: typeof cert?.serialNumber === "string" ? normalSerial(cert.serialNumber) : "",
+    notAfter: new Date(typeof cert?.valid_to === "string" ? cert.valid_to : 0),
+  };
   if (session !== undefined) {
-    sessionIdentities.set(session, identity);
+    sessionPeers.set(session, peer);
+    peers?.track(peer.serial, session);
     sessionCacheWorks = true;
   }
-  return identity;
+  return peer;
+}
+
+function peerIdentity(call: AnyCall): Identity | undefined {
+  return callPeer(call, undefined)?.identity;
+}
+
+const ANONYMOUS: Peer = { identity: { kind: "anonymous" }, serial: "", notAfter: new Date(0) };
+
+/** A caller without a certificate: only for the methods the table opens to anonymous callers. */
+function anonymousPeer(method: string): Peer {
+  if (authorize(method, ANONYMOUS.identity).kind !== "allow")
+    throw new KcoreError("Unauthenticated", "a client certificate is required");
+  return ANONYMOUS;
 }
 
 /**
- * The one gate every call passes: identity from the peer certificate, the authorisation table,
- * a node acting only as itself, and errors mapped to gRPC codes without stack traces.
+ * The one gate every call passes: identity from the peer certificate, not revoked, the
+ * authorisation table, a node acting only as itself, and errors mapped to gRPC codes without
+ * stack traces.
  */
-function admit(method: string, call: AnyCall): Identity {
-  const identity = peerIdentity(call);
-  if (identity === undefined)
-    throw new KcoreError("Unauthenticated", "a client certificate is required");
+function admit(method: string, call: AnyCall, peers: Peers | undefined): Peer {
+  const peer = callPeer(call, peers) ?? anonymousPeer(method);
+  // The handshake already refuses a revoked certificate; this covers a connection opened
+  // before the revocation, in the moment before it is closed.
+  if (peers?.isRevoked(peer.serial))
+    throw new KcoreError(
+      "Unauthenticated",
+      `certificate ${peer.serial} (${describeIdentity(peer.identity)}) has been revoked`,
+    );
+  // A connection outlives nothing: one opened before its certificate expired is refused after.
+  if (peer.serial !== "" && peer.notAfter.getTime() < Date.now())
+    throw new KcoreError(
+      "Unauthenticated",
+      `certificate ${peer.serial} (${describeIdentity(peer.identity)}) expired at ${peer.notAfter.toISOString()}`,
+    );
+  const identity = peer.identity;
   const decision = authorize(method, identity);
   switch (decision.kind) {
     case "allow":
-      return identity;
+      return peer;
     case "allow-as-node": {
       const req = (call.request ?? {}) as { nodeName?: unknown };
       if (typeof req.nodeName === "string" && req.nodeName !== decision.nodeName) {
@@ -141,7 +201,7 @@ function admit(method: string, call: AnyCall): Identity {
           `${describeIdentity(identity)} may act only as node '${decision.nodeName}', not '${req.nodeName}'`,
         );
       }
-      return identity;
+      return peer;
     }
     case "deny":
       throw new PermissionDeniedError(`${describeIdentity(identity)}: ${decision.reason}`);
@@ -184,9 +244,12 @@ export function addGatedService<S extends DescService>(
           opts.observe?.(path, code, Number(process.hrtime.bigint() - started) / 1e9);
         const audit = opts.audit && AUDITED.has(path) ? opts.audit : undefined;
         let identity: Identity;
+        let peer: Peer;
         try {
-          identity = admit(path, call);
+          peer = admit(path, call, opts.peers);
+          identity = peer.identity;
           checkLimits(path, identity, call.request, opts.limits);
+          opts.observeAdmission?.(path, Number(process.hrtime.bigint() - started) / 1e9);
         } catch (e) {
           const s = fail(e);
           // A flood of rate-limited calls is not written to the audit log one by one.
@@ -226,6 +289,7 @@ export function addGatedService<S extends DescService>(
         // An async wrapper turns a synchronous throw in a handler into a rejection.
         const ctx: CallContext = {
           identity,
+          peer,
           method: path,
           get signal(): AbortSignal {
             ac ??= new AbortController();
@@ -273,8 +337,10 @@ export function addGatedService<S extends DescService>(
         const audit = opts.audit && AUDITED.has(path) ? opts.audit : undefined;
         const request = bidi ? undefined : (call as ServerWritableStream<unknown, unknown>).request;
         let identity: Identity;
+        let peer: Peer;
         try {
-          identity = admit(path, call);
+          peer = admit(path, call, opts.peers);
+          identity = peer.identity;
           checkLimits(path, identity, request, opts.limits);
           if (opts.limits && !opts.limits.streams.open(describeIdentity(identity)))
             throw new KcoreError(
@@ -318,7 +384,7 @@ export function addGatedService<S extends DescService>(
           }
         };
         const run = async (): Promise<unknown> =>
-          fn(bidi ? call : request, { identity, method: path, signal: ac.signal }, send);
+          fn(bidi ? call : request, { identity, peer, method: path, signal: ac.signal }, send);
         (audit ? audit.record(auditedCall(path, identity, request), run, codeName) : run()).then(
           () => {
             done(Status.OK);
@@ -351,7 +417,7 @@ export function gateRawHandler(
 ): (call: AnyCall & { emit(e: string, s: unknown): void }, cb?: (e: unknown) => void) => void {
   return (call, cb) => {
     try {
-      admit(path, call);
+      admit(path, call, opts.peers);
     } catch (e) {
       const s = toGrpcStatus(e);
       opts.observe?.(path, s.code, 0);

@@ -32,6 +32,12 @@ export const OPTIONS = {
   "default-deadline": { type: "string" },
   "max-deadline": { type: "string" },
   "agent-port": { type: "string" },
+  "join-listen": { type: "string" },
+  "require-approval": { type: "boolean" },
+  "node-cert-ttl": { type: "string" },
+  join: { type: "string" },
+  token: { type: "string" },
+  "renew-before": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;

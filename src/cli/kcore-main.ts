@@ -7,8 +7,14 @@ const USAGE = `kcore: control plane for bare-metal machines
 
   kcore up [--data-dir DIR] [--controller-port N] [--agent-port N]
       an all-in-one local cluster: controller + one agent, PKI and kctl context created if missing
-  kcore controller [--data-dir DIR] [--listen HOST:PORT]
-  kcore agent --controller HOST:PORT [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT]
+  kcore controller [--data-dir DIR] [--listen HOST:PORT] [--join-listen HOST:PORT|off]
+              [--require-approval] [--node-cert-ttl 365d] [--rate-limit N] [--rate-burst N]
+              [--max-streams N] [--default-deadline 30s] [--max-deadline 5m]
+      SIGHUP reloads the certificates and revocations from the data directory
+  kcore agent --join HOST:JOIN-PORT --token TOKEN [--node-name NAME] [--data-dir DIR] ...
+      joins with a token from 'kctl node token create' (first start), then runs as below
+  kcore agent [--controller HOST:PORT] [--data-dir DIR] [--listen HOST:PORT] [--advertise HOST:PORT]
+              [--renew-before DURATION]
               [--node-name NAME] [--labels k=v,...] [--max-workloads N] [--warm-pool N]
               [--restart-backoff-initial 10s] [--restart-backoff-max 5m] [--resync-interval 30s]
               [--hypervisor cloud-hypervisor|qemu|auto] [--accel kvm|tcg|auto] [--run-dir DIR]

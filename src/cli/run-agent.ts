@@ -9,6 +9,8 @@ import { KcoreError } from "../domain/errors.js";
 import { NODE_CN_PREFIX } from "../domain/identity.js";
 import { parseLabels, parseName } from "../domain/names.js";
 import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
+import { recoverPair } from "../pki/pki-files.js";
+import { joinCluster, savedControllerAddress } from "../agent/join.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { defaultDataDir, defaultRunDir } from "../util/data-dir.js";
 import { durationFlag, intFlag, labelsFlag, numberFlag, untilSignal } from "./daemon.js";
@@ -105,17 +107,23 @@ export function realizerFlags(f: KcoreFlags): Realizer {
 
 export async function runAgent(f: KcoreFlags): Promise<number> {
   const dataDir = f["data-dir"] ?? defaultDataDir();
-  const controller = f.controller;
-  if (controller === undefined)
-    throw new KcoreError("InvalidArgument", "--controller HOST:PORT is required");
-  if (!existsSync(join(certsDir(dataDir), CERT_FILES.nodeCert))) {
-    throw new KcoreError(
-      "FailedPrecondition",
-      `no node certificate in ${certsDir(dataDir)}: run 'kcore agent init' and 'kctl certificate sign' first (see docs/nodes.md)`,
-    );
-  }
   const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
   const logger = createLogger(f["log-level"], "kcore-agent");
+  const dir = certsDir(dataDir);
+  recoverPair(dir, CERT_FILES.nodeCert, CERT_FILES.nodeKey);
+  let joined: string | undefined;
+  if (!existsSync(join(dir, CERT_FILES.nodeCert))) {
+    if (f.join === undefined || f.token === undefined)
+      throw new KcoreError(
+        "FailedPrecondition",
+        `no node certificate in ${dir}: join with --join HOST:PORT --token TOKEN (from 'kctl node token create'), or run 'kcore agent init' and 'kctl certificate sign' (see docs/nodes.md)`,
+      );
+    joined = await joinCluster({ dataDir, joinAddress: f.join, token: f.token, nodeName });
+    logger.info({ controller: joined }, "joined the cluster");
+  }
+  const controller = f.controller ?? joined ?? savedControllerAddress(dataDir);
+  if (controller === undefined)
+    throw new KcoreError("InvalidArgument", "--controller HOST:PORT is required");
   const agent = new Agent({
     dataDir,
     nodeName,
@@ -125,6 +133,9 @@ export async function runAgent(f: KcoreFlags): Promise<number> {
     labels: parseLabels("--labels", labelsFlag(f.labels)),
     tls: loadTls(dataDir, CERT_FILES.nodeCert, CERT_FILES.nodeKey),
     logger,
+    ...(f["renew-before"] === undefined
+      ? {}
+      : { renewBeforeMs: durationFlag("renew-before", f["renew-before"], 0) }),
     ...(await agentTuning(f)),
   });
   await agent.start();

@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Controller } from "../controller/controller.js";
 import { KcoreError } from "../domain/errors.js";
-import { CERT_FILES, certsDir, loadTls } from "../pki/cert-files.js";
+import { CERT_FILES, certsDir } from "../pki/cert-files.js";
+import { DEFAULT_NODE_CERT_TTL_MS } from "../controller/node-certs.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { DEFAULT_LIMITS, type LimitSettings } from "../api/limits.js";
 import { durationFlag, intFlag, untilSignal } from "./daemon.js";
@@ -18,14 +19,28 @@ export async function runController(f: KcoreFlags): Promise<number> {
     );
   }
   const logger = createLogger(f["log-level"], "kcore-controller");
+  const joinListen = f["join-listen"] ?? "0.0.0.0:9443";
   const controller = new Controller({
     dataDir,
     listen: f.listen ?? "0.0.0.0:9090",
-    tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey),
     logger,
     limits: limitFlags(f),
+    ...(joinListen === "off" ? {} : { joinListen }),
+    requireApproval: f["require-approval"] ?? false,
+    nodeCertTtlMs: durationFlag("node-cert-ttl", f["node-cert-ttl"], DEFAULT_NODE_CERT_TTL_MS),
   });
   await controller.start();
+  // SIGHUP: serve with the certificate files as they are now (after replacing them by hand).
+  process.on("SIGHUP", () => {
+    controller.reload().then(
+      () => {
+        logger.info("reloaded certificates (SIGHUP)");
+      },
+      (e: unknown) => {
+        logger.error({ err: e }, "reload failed; still serving with the previous certificates");
+      },
+    );
+  });
   return untilSignal(() => controller.stop());
 }
 

@@ -25,26 +25,25 @@ export async function runUp(f: KcoreFlags): Promise<number> {
   const agentPort = intFlag("agent-port", f["agent-port"], 9091, 0, 65535);
   const logger = createLogger(f["log-level"] ?? "warn", "kcore");
   const nodeName = parseName("--node-name", f["node-name"] ?? defaultNodeName());
-  const ca = await ensureCa(dataDir);
-  await ensureControllerCert(dataDir, ca);
-  await ensureNodeCert(dataDir, ca, nodeName);
+  const { root, issuer } = await ensureCa(dataDir);
+  await ensureControllerCert(dataDir, issuer);
+  await ensureNodeCert(dataDir, issuer, nodeName);
 
   const controller = new Controller({
     dataDir,
     listen: `127.0.0.1:${controllerPort}`,
-    tls: loadTls(dataDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey),
     logger,
   });
   const port = await controller.start();
   const address = `127.0.0.1:${port}`;
 
   const existing = loadConfig().contexts?.[UP_CONTEXT];
-  const caData = Buffer.from(ca.certPem).toString("base64");
+  const caData = Buffer.from(root.certPem).toString("base64");
   if (existing?.["ca-data"] === caData) {
     upsertContext(UP_CONTEXT, { ...existing, controller: address });
   } else {
-    const admin = await issueAdmin(ca);
-    upsertContext(UP_CONTEXT, contextFromPems(address, ca.certPem, admin.certPem, admin.keyPem));
+    const admin = await issueAdmin(issuer);
+    upsertContext(UP_CONTEXT, contextFromPems(address, root.certPem, admin.certPem, admin.keyPem));
   }
 
   const agent = new Agent({

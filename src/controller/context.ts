@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import type { ServiceClient } from "../api/grpc-client.js";
 import type { NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
-import type { CertKeyPair } from "../pki/pki.js";
+import type { ClusterPki } from "./cluster-pki.js";
+import type { JoinTokenStore } from "../store/join-token-store.js";
+import type { Node } from "../domain/node.js";
 import type { NodeStore } from "../store/node-store.js";
 import type { VmSpec, VmStatus } from "../domain/vm.js";
 import type { WasmWorkloadSpec, WasmWorkloadStatus } from "../domain/wasm-workload.js";
@@ -24,8 +26,18 @@ export interface ControllerContext {
   readonly placeWasm: (spec: WasmWorkloadSpec) => Partial<WasmWorkloadStatus>;
   readonly placeVm: (spec: VmSpec) => Partial<VmStatus>;
   readonly now: () => Date;
-  /** The cluster CA, read when needed so that the key is not kept in memory longer than necessary. */
-  readonly ca: () => CertKeyPair;
-  /** A client of the agent at `address`, with the controller's identity. */
-  readonly agentClient: (address: string) => ServiceClient<typeof NodeAgentService>;
+  /** Signing, revocation, rotation; keys are read from the data directory when used. */
+  readonly pki: ClusterPki;
+  /** How long a node certificate the controller signs is valid. */
+  readonly nodeCertTtlMs: number;
+  readonly joinTokens: JoinTokenStore;
+  /** New nodes wait as Pending until an operator approves them (--require-approval). */
+  readonly requireApproval: boolean;
+  /** The port of the controller's API, told to joining nodes. */
+  readonly apiPort: () => number;
+  /**
+   * A client of a node's agent, with the controller's identity; the agent must present the
+   * certificate of that very node.
+   */
+  readonly agentClient: (node: Node) => ServiceClient<typeof NodeAgentService>;
 }

@@ -6,12 +6,15 @@ import { createClient, type ServiceClient } from "../api/grpc-client.js";
 import { addGatedService, gateLimits, type GateOptions } from "../api/gate.js";
 import type { LimitSettings } from "../api/limits.js";
 import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
-import { clientCredentials, serverCredentials, type TlsMaterial } from "../api/tls.js";
+import { clientCredentials } from "../api/tls.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { NodeService } from "../gen/kcore/v1/node_pb.js";
 import { WasmWorkloadService } from "../gen/kcore/v1/wasm_workload_pb.js";
-import { CERT_FILES, certsDir, readPem } from "../pki/cert-files.js";
+import { Peers } from "../api/peers.js";
+import { CertStore } from "../store/cert-store.js";
+import { ClusterPki } from "./cluster-pki.js";
+import { DEFAULT_NODE_CERT_TTL_MS } from "./node-certs.js";
 import { openDatabase, type Db } from "../store/database.js";
 import { GroupCommitter } from "../store/group-commit.js";
 import { NodeStore } from "../store/node-store.js";
@@ -29,7 +32,9 @@ import { agentService } from "./services/agent-service.js";
 import { moduleService } from "./services/module-service.js";
 import { nodeService } from "./services/node-service.js";
 import { accessService } from "./services/access-service.js";
-import { AccessService } from "../gen/kcore/v1/access_pb.js";
+import { AccessService, JoinService } from "../gen/kcore/v1/access_pb.js";
+import { joinService } from "./services/join-service.js";
+import { JoinTokenStore } from "../store/join-token-store.js";
 import { AuditLog } from "../store/audit-log.js";
 import { wasmWorkloadService } from "./services/wasm-workload-service.js";
 
@@ -37,11 +42,16 @@ export interface ControllerOptions {
   readonly dataDir: string;
   /** host:port; port 0 picks a free one. */
   readonly listen: string;
-  readonly tls: TlsMaterial;
   readonly logger: Logger;
   readonly now?: () => Date;
   /** Per-identity rate and stream limits, deadlines (defaults: DEFAULT_LIMITS). */
   readonly limits?: LimitSettings;
+  /** Lifetime of the node certificates it signs (default DEFAULT_NODE_CERT_TTL_MS). */
+  readonly nodeCertTtlMs?: number;
+  /** host:port of the join port (nodes joining with a token); none when absent. */
+  readonly joinListen?: string;
+  /** New nodes wait as Pending until approved. */
+  readonly requireApproval?: boolean;
 }
 
 /** The controller daemon: store, API, scheduler. */
@@ -51,6 +61,9 @@ export class Controller {
   readonly #server: Server;
   readonly #scheduler: SchedulerLoop;
   readonly #agentClients = new Map<string, ServiceClient<typeof NodeAgentService>>();
+  readonly #pki: ClusterPki;
+  readonly #joinServer: Server | undefined;
+  joinPort = 0;
   readonly metrics = new Registry();
   #sweep: NodeJS.Timeout | undefined;
   port = 0;
@@ -67,6 +80,20 @@ export class Controller {
     const nodes = new NodeStore(this.#db, commit);
     const blobs = new ModuleBlobs(opts.dataDir);
     const audit = new AuditLog(this.#db, commit, now);
+    const peers = new Peers();
+    this.#pki = new ClusterPki({
+      dataDir: opts.dataDir,
+      certs: new CertStore(this.#db, commit),
+      peers,
+      logger,
+      now,
+    });
+    // Agents are reached with the controller's current certificate: after a rotation, new
+    // channels are made with the new one.
+    this.#pki.onReload = () => {
+      for (const c of this.#agentClients.values()) c.close();
+      this.#agentClients.clear();
+    };
     const scheduler = new SchedulerLoop(
       workloads,
       vms,
@@ -86,15 +113,22 @@ export class Controller {
       blobs,
       audit,
       now,
-      ca: () => ({
-        certPem: readPem(certsDir(opts.dataDir), CERT_FILES.caCert),
-        keyPem: readPem(certsDir(opts.dataDir), CERT_FILES.caKey),
-      }),
-      agentClient: (address) => {
-        let c = this.#agentClients.get(address);
+      pki: this.#pki,
+      nodeCertTtlMs: opts.nodeCertTtlMs ?? DEFAULT_NODE_CERT_TTL_MS,
+      joinTokens: new JoinTokenStore(this.#db, commit),
+      requireApproval: opts.requireApproval ?? false,
+      apiPort: () => this.port,
+      agentClient: (node) => {
+        const address = node.status.address;
+        const key = `${node.metadata.name} ${address}`;
+        let c = this.#agentClients.get(key);
         if (!c) {
-          c = createClient(NodeAgentService, address, clientCredentials(opts.tls, "node"));
-          this.#agentClients.set(address, c);
+          c = createClient(
+            NodeAgentService,
+            address,
+            clientCredentials(this.#pki.tls, { node: node.metadata.name }),
+          );
+          this.#agentClients.set(key, c);
         }
         return c;
       },
@@ -106,6 +140,22 @@ export class Controller {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [this.metrics],
     });
+    const admission = new Histogram({
+      name: "kcore_api_admission_seconds",
+      help: "Time a call spent in the gate before its handler: identity, revocation, authorisation table, limits",
+      labelNames: ["method"],
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005],
+      registers: [this.metrics],
+    });
+    const auditWrite = new Histogram({
+      name: "kcore_audit_write_seconds",
+      help: "Time spent writing audit records (inside the change's transaction, or on their own)",
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.05],
+      registers: [this.metrics],
+    });
+    audit.observe = (seconds) => {
+      auditWrite.observe(seconds);
+    };
     const limits = gateLimits(opts.limits);
     this.#sweep = setInterval(() => {
       limits.rate.sweep();
@@ -115,6 +165,10 @@ export class Controller {
       logger,
       audit,
       limits,
+      peers,
+      observeAdmission: (method, seconds) => {
+        admission.observe({ method }, seconds);
+      },
       observe: (method, code, seconds) => {
         latency.observe({ method, code: String(code) }, seconds);
       },
@@ -127,20 +181,42 @@ export class Controller {
     addGatedService(this.#server, VmService, vmService(ctx), gate);
     addGatedService(this.#server, AccessService, accessService(ctx), gate);
     addStandardServices(this.#server, gate);
+    if (opts.joinListen !== undefined) {
+      this.#joinServer = newServer();
+      addGatedService(this.#joinServer, JoinService, joinService(ctx), gate);
+    }
   }
 
   async start(): Promise<number> {
-    this.port = await bind(this.#server, this.#opts.listen, serverCredentials(this.#opts.tls));
+    const credentials = await this.#pki.init();
+    this.port = await bind(this.#server, this.#opts.listen, credentials);
+    if (this.#joinServer && this.#opts.joinListen !== undefined)
+      this.joinPort = await bind(
+        this.#joinServer,
+        this.#opts.joinListen,
+        this.#pki.joinCredentials(),
+      );
     this.#scheduler.start();
-    this.#opts.logger.info({ listen: this.#opts.listen, port: this.port }, "controller serving");
+    this.#opts.logger.info(
+      { listen: this.#opts.listen, port: this.port, joinPort: this.joinPort },
+      "controller serving",
+    );
     return this.port;
+  }
+
+  /** Re-reads certificates, keys and revocations from the data directory (SIGHUP). */
+  reload(): Promise<void> {
+    return this.#pki.reload();
   }
 
   /** Stops serving (in-flight calls get `graceMs`), then closes the store. Workloads are not touched. */
   async stop(graceMs = 2000): Promise<void> {
     this.#scheduler.stop();
     clearInterval(this.#sweep);
-    await shutdown(this.#server, graceMs);
+    await Promise.all([
+      shutdown(this.#server, graceMs),
+      ...(this.#joinServer ? [shutdown(this.#joinServer, graceMs)] : []),
+    ]);
     for (const c of this.#agentClients.values()) c.close();
     this.#db.close();
   }

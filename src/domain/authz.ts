@@ -7,6 +7,8 @@ const READ: readonly Role[] = ["admin", "viewer"];
 const NODE: readonly Role[] = ["node"];
 const CONTROLLER: readonly Role[] = ["controller"];
 const HEALTH: readonly Role[] = ["admin", "viewer", "controller"];
+/** Callers without a certificate, on the join port only: a valid bootstrap token is their key. */
+const JOINING: readonly Role[] = ["anonymous"];
 
 /**
  * The one authorisation table. Every method every daemon serves has an entry; a method without
@@ -39,6 +41,17 @@ export const AUTHZ_TABLE: Readonly<Record<string, readonly Role[]>> = {
   "/kcore.v1.NodeService/SignNodeCertificate": ADMIN,
   "/kcore.v1.AccessService/SignUserCertificate": ADMIN,
   "/kcore.v1.AccessService/ListAudit": ADMIN,
+  "/kcore.v1.AccessService/ListCertificates": ADMIN,
+  "/kcore.v1.AccessService/Revoke": ADMIN,
+  "/kcore.v1.AccessService/Rotate": ADMIN,
+  "/kcore.v1.AccessService/CreateJoinToken": ADMIN,
+  "/kcore.v1.NodeService/ApproveNode": ADMIN,
+  "/kcore.v1.NodeService/RejectNode": ADMIN,
+  "/kcore.v1.NodeService/CordonNode": ADMIN,
+  "/kcore.v1.NodeService/UncordonNode": ADMIN,
+  "/kcore.v1.JoinService/ClusterInfo": JOINING,
+  "/kcore.v1.JoinService/Join": JOINING,
+  "/kcore.v1.AgentService/RenewCertificate": NODE,
   "/kcore.v1.AgentService/RegisterNode": NODE,
   "/kcore.v1.AgentService/Heartbeat": NODE,
   "/kcore.v1.AgentService/WatchAssignments": NODE,
@@ -71,6 +84,15 @@ export const AUDITED: ReadonlySet<string> = new Set([
   "/kcore.v1.ModuleService/UploadModule",
   "/kcore.v1.NodeService/SignNodeCertificate",
   "/kcore.v1.AccessService/SignUserCertificate",
+  "/kcore.v1.AccessService/Revoke",
+  "/kcore.v1.AccessService/Rotate",
+  "/kcore.v1.AccessService/CreateJoinToken",
+  "/kcore.v1.NodeService/ApproveNode",
+  "/kcore.v1.NodeService/RejectNode",
+  "/kcore.v1.NodeService/CordonNode",
+  "/kcore.v1.NodeService/UncordonNode",
+  "/kcore.v1.JoinService/Join",
+  "/kcore.v1.AgentService/RenewCertificate",
   "/kcore.v1.AgentService/RegisterNode",
 ]);
 

@@ -1,8 +1,8 @@
 import { isDnsLabel } from "./names.js";
 
 /** What an identity may do: the authorisation table names these for every method. */
-export type Role = "admin" | "viewer" | "node" | "controller";
-export const ROLES: readonly Role[] = ["admin", "viewer", "node", "controller"];
+export type Role = "admin" | "viewer" | "node" | "controller" | "anonymous";
+export const ROLES: readonly Role[] = ["admin", "viewer", "node", "controller", "anonymous"];
 
 /** Roles an operator can be given (`kctl create user NAME --role R`). */
 export type UserRole = "admin" | "viewer";
@@ -13,6 +13,8 @@ export type Identity =
   | { readonly kind: "viewer"; readonly user: string }
   | { readonly kind: "controller"; readonly host: string }
   | { readonly kind: "node"; readonly nodeName: string }
+  /** No client certificate: only on the controller's join port, for joining with a token. */
+  | { readonly kind: "anonymous" }
   | { readonly kind: "unknown"; readonly commonName: string };
 
 /** The cluster creator's admin identity (`kctl create cluster`). */
@@ -63,6 +65,8 @@ export function describeIdentity(id: Identity): string {
       return `${CONTROLLER_CN_PREFIX}${id.host}`;
     case "node":
       return `${NODE_CN_PREFIX}${id.nodeName}`;
+    case "anonymous":
+      return "anonymous";
     case "unknown":
       return id.commonName;
   }

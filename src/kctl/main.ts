@@ -2,7 +2,13 @@ import { parseArgs } from "node:util";
 import { KcoreError } from "../domain/errors.js";
 import { defaultDataDir } from "../util/data-dir.js";
 import { apply } from "./commands/apply.js";
-import { signNodeCsr } from "./commands/certificate.js";
+import {
+  listCertificates,
+  revokeCertificate,
+  rotate,
+  signNodeCsr,
+} from "./commands/certificate.js";
+import { createJoinToken, NODE_USAGE, nodeCommand } from "./commands/node.js";
 import { deleteResources } from "./commands/delete.js";
 import { describe, get } from "./commands/get.js";
 import { logs } from "./commands/logs.js";
@@ -32,6 +38,10 @@ export const USAGE = `kctl: the kcore operator CLI
   kctl render nix --node NAME   (the NixOS module a nixos node applies)
   kctl run NAME --wasm FILE [--restart Always|OnFailure|Never] [--env K=V] [--memory 64Mi] [--cpu 500m] [-- ARGS...]
   kctl certificate sign --csr FILE --out-dir DIR
+  kctl certificate list [-o table|wide|json|yaml] | kctl certificate revoke SERIAL   (admins)
+  kctl node approve|reject|cordon|uncordon|revoke NAME
+  kctl node token create [--ttl 1h]   (a one-time token for kcore agent --join)
+  kctl rotate intermediate|controller
   kctl audit [--since 1h|TIME] [--limit N] [-o table|wide|json|yaml]   (admins)
   kctl version
 
@@ -66,6 +76,7 @@ const OPTIONS = {
   since: { type: "string" },
   limit: { type: "string" },
   out: { type: "string" },
+  ttl: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -179,12 +190,36 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
         return 0;
       case "certificate":
-        if (a1 !== "sign")
-          throw new KcoreError(
-            "InvalidArgument",
-            "usage: kctl certificate sign --csr FILE --out-dir DIR",
-          );
-        await signNodeCsr(need(f.csr, "--csr"), need(f["out-dir"], "--out-dir"), flags);
+      case "cert":
+        switch (a1) {
+          case "sign":
+            await signNodeCsr(need(f.csr, "--csr"), need(f["out-dir"], "--out-dir"), flags);
+            return 0;
+          case "list":
+            await listCertificates(parseOutputFormat(f.output), flags);
+            return 0;
+          case "revoke":
+            await revokeCertificate(need(a2, "SERIAL"), flags);
+            return 0;
+          case undefined:
+          default:
+            throw new KcoreError(
+              "InvalidArgument",
+              "usage: kctl certificate sign --csr FILE --out-dir DIR | list | revoke SERIAL",
+            );
+        }
+      case "node":
+        if (a1 === "token") {
+          if (a2 !== "create") throw new KcoreError("InvalidArgument", NODE_USAGE);
+          await createJoinToken(f.ttl, flags);
+          return 0;
+        }
+        await nodeCommand(a1, need(a2, "NAME"), flags);
+        return 0;
+      case "rotate":
+        if (a1 !== "intermediate" && a1 !== "controller")
+          throw new KcoreError("InvalidArgument", "usage: kctl rotate intermediate|controller");
+        await rotate(a1, flags);
         return 0;
       case "version":
         await version(flags);

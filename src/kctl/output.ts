@@ -13,6 +13,10 @@ export const out = {
   progress(text: string): void {
     if (process.stderr.isTTY) process.stderr.write(`${text}\n`);
   },
+  /** A hint beside a result that scripts read from stdout. */
+  note(text: string): void {
+    process.stderr.write(`${text}\n`);
+  },
   error(text: string): void {
     process.stderr.write(`error: ${text}\n`);
   },

@@ -6,11 +6,17 @@ import type { TlsMaterial } from "../api/tls.js";
 export const CERT_FILES = {
   caCert: "ca.crt",
   caKey: "ca.key",
+  /** The CA that signs every leaf; the root signs only intermediates (and its CRL). */
+  intermediateCert: "intermediate.crt",
+  intermediateKey: "intermediate.key",
   controllerCert: "controller.crt",
   controllerKey: "controller.key",
   nodeCert: "node.crt",
   nodeKey: "node.key",
 } as const;
+
+/** Intermediates replaced by `kctl rotate intermediate`, kept to sign CRLs for what they issued. */
+export const RETIRED_DIR = "retired";
 
 export function certsDir(dataDir: string): string {
   return join(dataDir, "certs");

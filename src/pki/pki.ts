@@ -1,10 +1,13 @@
 import "reflect-metadata";
-import { webcrypto } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import * as x509 from "@peculiar/x509";
 import { KcoreError } from "../domain/errors.js";
+import { normalSerial } from "./serial.js";
+
+export { normalSerial } from "./serial.js";
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -59,7 +62,23 @@ function serial(): string {
   return Buffer.from(bytes).toString("hex");
 }
 
-/** Creates a self-signed cluster CA valid for ten years. */
+/** A CA that signs: its certificate and key, and the chain to append to what it signs. */
+export interface Signer extends CertKeyPair {
+  /** PEM of the CAs between what it signs and the root (empty when the root signs). */
+  readonly chainPem: string;
+}
+
+/** A signed certificate: PEM of the leaf followed by its chain, and what the registry keeps. */
+export interface IssuedCert {
+  readonly certPem: string;
+  readonly serial: string;
+  readonly commonName: string;
+  readonly notAfter: Date;
+  /** The serial of the CA that signed it. */
+  readonly issuerSerial: string;
+}
+
+/** Creates a self-signed cluster root CA valid for ten years; it signs intermediates only. */
 export async function createCa(commonName: string): Promise<CertKeyPair> {
   const keys = await generateKeyPair();
   const now = Date.now();
@@ -80,6 +99,39 @@ export async function createCa(commonName: string): Promise<CertKeyPair> {
     ],
   });
   return { certPem: cert.toString("pem"), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+/**
+ * Creates an intermediate CA under `root` (path length 0: it signs leaves only), valid for five
+ * years or until the root expires. Its name carries its serial so that every intermediate the
+ * cluster has had is told apart (a CRL is matched to its CA by name).
+ */
+export async function createIntermediate(root: CertKeyPair): Promise<Signer> {
+  const rootCert = new x509.X509Certificate(root.certPem);
+  const keys = await generateKeyPair();
+  const now = Date.now();
+  const serialNumber = serial();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject: `CN=kcore-intermediate-${serialNumber.slice(0, 12)}`,
+    issuer: rootCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(Math.min(now + 1826 * DAY_MS, rootCert.notAfter.getTime())),
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: await importKeyPem(root.keyPem),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(rootCert),
+    ],
+  });
+  const certPem = cert.toString("pem");
+  return { certPem, keyPem: await exportKeyPem(keys.privateKey), chainPem: certPem };
 }
 
 function leafExtensions(opts: IssueOptions): x509.Extension[] {
@@ -104,38 +156,99 @@ function leafExtensions(opts: IssueOptions): x509.Extension[] {
   ];
 }
 
-/** Signs a leaf certificate for `publicKey` with the CA (one year unless given). */
+/** Signs a leaf certificate for `publicKey` (one year unless given); the result carries the chain. */
 export async function signLeaf(
-  ca: CertKeyPair,
+  signer: Signer,
   publicKey: CryptoKey,
   opts: IssueOptions,
-): Promise<string> {
-  const caCert = new x509.X509Certificate(ca.certPem);
+): Promise<IssuedCert> {
+  const caCert = new x509.X509Certificate(signer.certPem);
   const now = Date.now();
+  const notAfter = opts.notAfter ?? new Date(now + 365 * DAY_MS);
+  const serialNumber = serial();
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
+    serialNumber,
     subject: `CN=${opts.commonName}`,
     issuer: caCert.subject,
     notBefore: opts.notBefore ?? new Date(now - 60_000),
-    notAfter: opts.notAfter ?? new Date(now + 365 * DAY_MS),
+    notAfter,
     signingAlgorithm: ALG,
     publicKey,
-    signingKey: await importKeyPem(ca.keyPem),
+    signingKey: await importKeyPem(signer.keyPem),
     extensions: [
       ...leafExtensions(opts),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return cert.toString("pem");
+  const leaf = cert.toString("pem");
+  return {
+    certPem: signer.chainPem === "" ? leaf : `${leaf}\n${signer.chainPem.trim()}\n`,
+    serial: normalSerial(serialNumber),
+    commonName: opts.commonName,
+    notAfter: cert.notAfter,
+    issuerSerial: normalSerial(caCert.serialNumber),
+  };
 }
 
 /** Creates a key and a certificate for it in one step (for identities created on this machine). */
-export async function issue(ca: CertKeyPair, opts: IssueOptions): Promise<CertKeyPair> {
+export async function issue(signer: Signer, opts: IssueOptions): Promise<IssuedCert & CertKeyPair> {
   const keys = await generateKeyPair();
   return {
-    certPem: await signLeaf(ca, keys.publicKey, opts),
+    ...(await signLeaf(signer, keys.publicKey, opts)),
     keyPem: await exportKeyPem(keys.privateKey),
   };
+}
+
+/** A certificate revocation list signed by `issuer` naming every serial in `revoked`. */
+export async function signCrl(
+  issuer: CertKeyPair,
+  revoked: readonly { readonly serial: string; readonly revokedAt: Date }[],
+  now: Date,
+): Promise<string> {
+  const caCert = new x509.X509Certificate(issuer.certPem);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCert.subject,
+    thisUpdate: new Date(now.getTime() - 60_000),
+    signingAlgorithm: ALG,
+    signingKey: await importKeyPem(issuer.keyPem),
+    entries: revoked.map((r) => ({ serialNumber: r.serial, revocationDate: r.revokedAt })),
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert)],
+  });
+  // OpenSSL reads only the "X509 CRL" PEM label.
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+}
+
+/** What a certificate says about itself: the first certificate of a PEM chain. */
+export function certInfo(pem: string): {
+  serial: string;
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+} {
+  const cert = new x509.X509Certificate(pem);
+  return {
+    serial: normalSerial(cert.serialNumber),
+    commonName: cert.subjectName.getField("CN")[0] ?? "",
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+  };
+}
+
+/** The DNS names and IP addresses a certificate is for. */
+export function certNames(pem: string): { dnsNames: string[]; ipAddresses: string[] } {
+  const san = new x509.X509Certificate(pem).getExtension(x509.SubjectAlternativeNameExtension);
+  const names = san?.names.toJSON() ?? [];
+  return {
+    dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
+    ipAddresses: names.filter((n) => n.type === "ip").map((n) => n.value),
+  };
+}
+
+/** The SHA-256 of a certificate's DER encoding, hex: how a join token pins the root CA. */
+export function certSha256(pem: string): string {
+  return createHash("sha256")
+    .update(Buffer.from(new x509.X509Certificate(pem).rawData))
+    .digest("hex");
 }
 
 /** Creates a key and a certificate signing request for `commonName`; the key stays with the caller. */

@@ -25,6 +25,8 @@ export type AuditCall = Pick<AuditEntry, "identity" | "role" | "method" | "resou
 interface Scope {
   readonly call: AuditCall;
   written: boolean;
+  /** Told how long writing the record took (metrics). */
+  readonly observe?: ((seconds: number) => void) | undefined;
 }
 
 const scope = new AsyncLocalStorage<Scope>();
@@ -52,7 +54,9 @@ function insert(db: Db, call: AuditCall, time: string, code: string, message: st
 
 /** Writes a scope's row inside the transaction that commits its call's change. */
 export function auditInTransaction(db: Db, s: Scope, now: Date): void {
+  const t = process.hrtime.bigint();
   insert(db, s.call, now.toISOString(), "OK", "");
+  s.observe?.(Number(process.hrtime.bigint() - t) / 1e9);
 }
 
 /**
@@ -78,15 +82,27 @@ export class AuditLog {
     fn: () => Promise<T>,
     codeOf: (e: unknown) => string,
   ): Promise<T> {
-    const s: Scope = { call, written: false };
+    const s: Scope = { call, written: false, observe: this.observe };
     try {
       const v = await scope.run(s, fn);
-      if (!s.written) await this.#append(s, "OK", "");
+      if (!s.written) await this.#timed(this.#append(s, "OK", ""));
       return v;
     } catch (e) {
-      if (!s.written) await this.#append(s, codeOf(e), e instanceof Error ? e.message : String(e));
+      if (!s.written)
+        await this.#timed(
+          this.#append(s, codeOf(e), e instanceof Error ? e.message : String(e)),
+        );
       throw e;
     }
+  }
+
+  /** Told how long each record took to write (metrics); the call's own work is not counted. */
+  observe: ((seconds: number) => void) | undefined = undefined;
+
+  async #timed(p: Promise<void>): Promise<void> {
+    const t = process.hrtime.bigint();
+    await p;
+    this.observe?.(Number(process.hrtime.bigint() - t) / 1e9);
   }
 
   /** Records a call refused before it ran (no identity, or not allowed). */

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { SafeName } from "../domain/names.js";
-import type { Node, NodeStatus, RebuildOutcome, ResourceList } from "../domain/node.js";
+import type {
+  Node,
+  NodeApproval,
+  NodeStatus,
+  RebuildOutcome,
+  ResourceList,
+} from "../domain/node.js";
 import type { Db } from "./database.js";
 import type { GroupCommitter } from "./group-commit.js";
 
@@ -87,15 +93,16 @@ export class NodeStore {
   }
 
   /**
-   * Registers or re-registers a node. A node presenting a certificate of the cluster CA is
-   * approved; approval and cordoning set by an operator are kept across re-registrations.
+   * Registers or re-registers a node. A new node starts `Approved`, or `Pending` when the
+   * controller requires approval; approval and cordoning set by an operator are kept across
+   * re-registrations.
    */
-  register(reg: Registration, now: Date): Promise<Node> {
+  register(reg: Registration, now: Date, newApproval: NodeApproval = "Approved"): Promise<Node> {
     return this.#commit.run(() => {
       const existing = this.get(reg.name);
       const status: NodeStatus = {
         ready: true,
-        approval: existing?.status.approval ?? "Approved",
+        approval: existing?.status.approval ?? newApproval,
         schedulable: existing?.status.schedulable ?? true,
         capacity: reg.capacity,
         allocatable: reg.capacity,
@@ -121,6 +128,18 @@ export class NodeStore {
         },
         status,
       });
+    });
+  }
+
+  /** Sets an operator's decision on a node. Returns undefined for an unknown node. */
+  setStatusFields(
+    name: string,
+    fields: Partial<Pick<NodeStatus, "approval" | "schedulable">>,
+  ): Promise<Node | undefined> {
+    return this.#commit.run(() => {
+      const existing = this.get(name);
+      if (!existing) return undefined;
+      return this.#save({ ...existing, status: { ...existing.status, ...fields } });
     });
   }
 

@@ -141,12 +141,21 @@ export class TestCluster {
   readonly dir: string;
   readonly config: string;
   controllerPort = 0;
+  /** The controller's join port (nodes joining with a bootstrap token). */
+  joinPort = 0;
   readonly controllerDir: string;
   #controller: Daemon | undefined;
   #controllerArgs: readonly string[] = [];
   readonly #agents = new Map<
     string,
-    { daemon: Daemon | undefined; port: number; dir: string; spec: AgentSpec }
+    {
+      daemon: Daemon | undefined;
+      port: number;
+      dir: string;
+      spec: AgentSpec;
+      /** Joined with a bootstrap token instead of a certificate signed beforehand. */
+      token?: string;
+    }
   >();
 
   private constructor() {
@@ -163,6 +172,7 @@ export class TestCluster {
     c.#controllerArgs = opts.controllerArgs ?? [];
     try {
       c.controllerPort = await freePort();
+      c.joinPort = await freePort();
       const created = await c.kctl(
         "create",
         "cluster",
@@ -221,6 +231,8 @@ export class TestCluster {
         this.controllerDir,
         "--listen",
         `127.0.0.1:${this.controllerPort}`,
+        "--join-listen",
+        `127.0.0.1:${this.joinPort}`,
         ...this.#controllerArgs,
       ],
       join(this.dir, "controller.log"),
@@ -253,6 +265,21 @@ export class TestCluster {
     await this.startAgent(spec.name);
   }
 
+  /**
+   * Starts an agent that joins with a bootstrap token (`kcore agent --join --token`): it makes
+   * its own key and gets its certificate from the controller's join port.
+   */
+  async joinAgent(spec: AgentSpec, token: string): Promise<void> {
+    const dir = join(this.dir, `agent-${spec.name}`);
+    this.#agents.set(spec.name, { daemon: undefined, port: await freePort(), dir, spec, token });
+    await this.startAgent(spec.name);
+  }
+
+  /** The flags that make `kcore agent` join this cluster with `token`. */
+  joinArgs(token: string): string[] {
+    return ["--join", `127.0.0.1:${this.joinPort}`, "--token", token];
+  }
+
   agentDir(name: string): string {
     const a = this.#agents.get(name);
     if (!a) throw new Error(`no agent ${name}`);
@@ -268,8 +295,9 @@ export class TestCluster {
     a.daemon = await startDaemon(
       [
         "agent",
-        "--controller",
-        `127.0.0.1:${this.controllerPort}`,
+        ...(a.token === undefined
+          ? ["--controller", `127.0.0.1:${this.controllerPort}`]
+          : this.joinArgs(a.token)),
         "--data-dir",
         a.dir,
         "--listen",

@@ -29,7 +29,7 @@ export class HttpsFiles {
   }
 
   static async start(dir: string): Promise<HttpsFiles> {
-    const ca = await createCa("kcore test file server CA");
+    const ca = { ...(await createCa("kcore test file server CA")), chainPem: "" };
     const leaf = await issue(ca, {
       commonName: "127.0.0.1",
       ipAddresses: ["127.0.0.1"],

@@ -9,6 +9,9 @@ import type { ResourceEvent, ResourceStore } from "../../store/resource-store.js
 import type { Vm } from "../../domain/vm.js";
 import { vmStatusFromPb, vmToPb } from "../../api/convert-vm.js";
 import type { ControllerContext } from "../context.js";
+import { nodeCertOptions } from "../node-certs.js";
+import { MAX_CSR_BYTES } from "./access-service.js";
+import { describeIdentity, NODE_CN_PREFIX } from "../../domain/identity.js";
 
 /** The identity of a node's desired set: which incarnations at which generation. */
 function assignmentKey(
@@ -63,8 +66,34 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
       keys: vm.spec.sshKeys.flatMap((k) => c.sshKeys.get(k)?.spec.publicKey ?? []),
     }));
   return {
-    async registerNode(req) {
+    async renewCertificate(req, ctx) {
+      if (ctx.identity.kind !== "node") throw new KcoreError("PermissionDenied", "nodes only");
+      const name = ctx.identity.nodeName;
+      if (c.nodes.get(name)?.status.approval === "Rejected")
+        throw new KcoreError("PermissionDenied", `node '${name}' was rejected`);
+      if (req.csrPem.length > MAX_CSR_BYTES)
+        throw new InvalidFieldError("csrPem", `larger than ${MAX_CSR_BYTES / 1024} KiB`);
+      const { readCsr } = await import("../../pki/pki.js");
+      const { commonName, publicKey } = await readCsr(req.csrPem);
+      if (commonName !== `${NODE_CN_PREFIX}${name}`)
+        throw new KcoreError(
+          "PermissionDenied",
+          `csrPem: node '${name}' may renew only its own certificate, not ${showValue(commonName)}`,
+        );
+      const cert = await c.pki.sign(publicKey, nodeCertOptions(name, c.nodeCertTtlMs, c.now()));
+      c.logger.info(
+        { node: name, serial: cert.serial, replaces: ctx.peer.serial },
+        "renewed node certificate",
+      );
+      return { certificatePem: cert.certPem, caCertificatePem: c.pki.rootPem() };
+    },
+    async registerNode(req, ctx) {
       const name = parseName("nodeName", req.nodeName);
+      if (c.nodes.get(name)?.status.approval === "Rejected")
+        throw new KcoreError(
+          "PermissionDenied",
+          `node '${name}' was rejected by an operator (kctl node approve ${name} to let it in)`,
+        );
       const realizer =
         req.realizer === "nixos" || req.realizer === "direct" ? req.realizer : undefined;
       if (realizer === undefined)
@@ -85,7 +114,13 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
           address: req.address,
         },
         c.now(),
+        c.requireApproval ? "Pending" : "Approved",
       );
+      await c.pki.remember({
+        serial: ctx.peer.serial,
+        commonName: describeIdentity(ctx.identity),
+        notAfter: ctx.peer.notAfter,
+      });
       c.logger.info({ node: name, address: req.address }, "node registered");
       return { node: nodeToPb(node, true) };
     },

@@ -1,15 +1,42 @@
 import { NotFoundError, KcoreError, showValue } from "../../domain/errors.js";
 import { NODE_CN_PREFIX } from "../../domain/identity.js";
 import { isDnsLabel, parseName } from "../../domain/names.js";
-import { isReady } from "../../domain/node.js";
+import { isReady, type Node, type NodeStatus } from "../../domain/node.js";
 import { nodeToPb } from "../../api/convert-node.js";
 import type { ServiceImpl } from "../../api/gate.js";
 import type { NodeService } from "../../gen/kcore/v1/node_pb.js";
 import type { ControllerContext } from "../context.js";
+import { nodeCertOptions } from "../node-certs.js";
 import { readyNodeOf } from "./common.js";
 
 export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeService> {
+  const decide = async (
+    field: string,
+    reqName: string,
+    fields: Partial<Pick<NodeStatus, "approval" | "schedulable">>,
+  ): Promise<Node> => {
+    const name = parseName(field, reqName);
+    const n = await c.nodes.setStatusFields(name, fields);
+    if (!n) throw new NotFoundError("Node", name);
+    return n;
+  };
+  const toPb = (n: Node): ReturnType<typeof nodeToPb> => nodeToPb(n, isReady(n, c.now().getTime()));
   return {
+    async approveNode(req) {
+      return toPb(await decide("name", req.name, { approval: "Approved" }));
+    },
+    async rejectNode(req) {
+      const n = await decide("name", req.name, { approval: "Rejected" });
+      // A rejected node keeps no way in: its certificates are revoked, its connections closed.
+      await c.pki.revoke({ commonName: `${NODE_CN_PREFIX}${n.metadata.name}` });
+      return toPb(n);
+    },
+    async cordonNode(req) {
+      return toPb(await decide("name", req.name, { schedulable: false }));
+    },
+    async uncordonNode(req) {
+      return toPb(await decide("name", req.name, { schedulable: true }));
+    },
     getNode(req) {
       const n = c.nodes.get(parseName("name", req.name));
       if (!n) throw new NotFoundError("Node", req.name);
@@ -24,7 +51,7 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
           "FailedPrecondition",
           `node '${name}' uses the ${node.status.realizer} realizer: only nixos nodes render a Nix module`,
         );
-      const r = await c.agentClient(node.status.address).renderNix({}, { timeoutMs: 10_000 });
+      const r = await c.agentClient(node).renderNix({}, { timeoutMs: 10_000 });
       return { text: r.text, path: r.path };
     },
     listNodes() {
@@ -35,7 +62,7 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
       if (req.csrPem.length > 16 * 1024)
         throw new KcoreError("InvalidArgument", "csrPem: larger than 16 KiB");
       // The X.509 library is loaded on first use: it is large, and signing is rare.
-      const { readCsr, signLeaf } = await import("../../pki/pki.js");
+      const { readCsr } = await import("../../pki/pki.js");
       const { commonName, publicKey } = await readCsr(req.csrPem);
       const nodeName = commonName.startsWith(NODE_CN_PREFIX)
         ? commonName.slice(NODE_CN_PREFIX.length)
@@ -46,15 +73,9 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
           `csrPem: subject CN ${showValue(commonName)} must be ${NODE_CN_PREFIX}<node name>`,
         );
       }
-      const ca = c.ca();
-      const certificatePem = await signLeaf(ca, publicKey, {
-        commonName,
-        dnsNames: [nodeName, "localhost"],
-        ipAddresses: ["127.0.0.1", "::1"],
-        usage: "server-and-client",
-      });
-      c.logger.info({ node: nodeName }, "signed node certificate");
-      return { certificatePem, caCertificatePem: ca.certPem };
+      const cert = await c.pki.sign(publicKey, nodeCertOptions(nodeName, c.nodeCertTtlMs, c.now()));
+      c.logger.info({ node: nodeName, serial: cert.serial }, "signed node certificate");
+      return { certificatePem: cert.certPem, caCertificatePem: c.pki.rootPem() };
     },
   };
 }

@@ -69,7 +69,7 @@ export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
     async vmConsoleLog(req, ctx, send) {
       const v = get(req.name);
       const node = nodeOf(v);
-      const stream = c.agentClient(node.status.address).readVmConsole(
+      const stream = c.agentClient(node).readVmConsole(
         {
           vmName: v.metadata.name,
           vmUid: v.metadata.uid,
@@ -95,7 +95,7 @@ export function vmService(c: ControllerContext): ServiceImpl<typeof VmService> {
         },
         { once: true },
       );
-      const call = c.agentClient(node.status.address).attachVmConsole({ signal: toNode.signal });
+      const call = c.agentClient(node).attachVmConsole({ signal: toNode.signal });
       call.write({ vmName: v.metadata.name, vmUid: v.metadata.uid, data: first.value.data });
       let refused: Error | undefined;
       const pump = (async () => {

@@ -62,7 +62,7 @@ export function wasmWorkloadService(c: ControllerContext): ServiceImpl<typeof Wa
     async workloadLogs(req, ctx, send) {
       const w = get(req.name);
       const node = readyNodeOf(c, "WasmWorkload", w.metadata.name, w.status.node);
-      const client = c.agentClient(node.status.address);
+      const client = c.agentClient(node);
       const stream = client.readLogs(
         {
           workloadName: w.metadata.name,

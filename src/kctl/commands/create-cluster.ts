@@ -7,6 +7,7 @@ import {
   ensureCa,
   ensureControllerCert,
   issueAdmin,
+  RETIRED_DIR,
 } from "../../pki/pki-files.js";
 import { configPath, contextFromPems, loadConfig, upsertContext } from "../config.js";
 import { out } from "../output.js";
@@ -43,11 +44,15 @@ export async function createCluster(f: CreateClusterFlags): Promise<void> {
   }
   if (exists && f.force) {
     for (const file of Object.values(CERT_FILES)) rmSync(join(dir, file), { force: true });
+    rmSync(join(dir, RETIRED_DIR), { recursive: true, force: true });
   }
-  const ca = await ensureCa(f.dataDir);
-  await ensureControllerCert(f.dataDir, ca, host === "0.0.0.0" ? [] : [host]);
-  const admin = await issueAdmin(ca);
-  upsertContext(f.context, contextFromPems(f.controller, ca.certPem, admin.certPem, admin.keyPem));
+  const { root, issuer } = await ensureCa(f.dataDir);
+  await ensureControllerCert(f.dataDir, issuer, host === "0.0.0.0" ? [] : [host]);
+  const admin = await issueAdmin(issuer);
+  upsertContext(
+    f.context,
+    contextFromPems(f.controller, root.certPem, admin.certPem, admin.keyPem),
+  );
   out.line(`cluster PKI created in ${dir}`);
   out.line(`context '${f.context}' written to ${configPath()}`);
   out.line(`next: kcore controller --data-dir ${f.dataDir}`);

@@ -85,4 +85,28 @@ export const MIGRATIONS: readonly {
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: "certificate registry and join tokens",
+    sql: `
+      CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        common_name TEXT NOT NULL,
+        issuer_serial TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX certificates_common_name ON certificates (common_name);
+      CREATE TABLE join_tokens (
+        id TEXT PRIMARY KEY,
+        secret_sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        used_at TEXT,
+        used_by TEXT
+      ) STRICT;
+    `,
+  },
 ];

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/access.proto.
  */
 export const file_kcore_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChVrY29yZS92MS9hY2Nlc3MucHJvdG8SCGtjb3JlLnYxIjsKGlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkSDAoEcm9sZRgCIAEoCSJSChtTaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCSKIAQoKQXVkaXRFbnRyeRILCgNzZXEYASABKAMSDAoEdGltZRgCIAEoCRIQCghpZGVudGl0eRgDIAEoCRIMCgRyb2xlGAQgASgJEg4KBm1ldGhvZBgFIAEoCRIQCghyZXNvdXJjZRgGIAEoCRIMCgRjb2RlGAcgASgJEg8KB21lc3NhZ2UYCCABKAkiMAoQTGlzdEF1ZGl0UmVxdWVzdBINCgVzaW5jZRgBIAEoCRINCgVsaW1pdBgCIAEoBSI6ChFMaXN0QXVkaXRSZXNwb25zZRIlCgdlbnRyaWVzGAEgAygLMhQua2NvcmUudjEuQXVkaXRFbnRyeTK5AQoNQWNjZXNzU2VydmljZRJiChNTaWduVXNlckNlcnRpZmljYXRlEiQua2NvcmUudjEuU2lnblVzZXJDZXJ0aWZpY2F0ZVJlcXVlc3QaJS5rY29yZS52MS5TaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USRAoJTGlzdEF1ZGl0Ehoua2NvcmUudjEuTGlzdEF1ZGl0UmVxdWVzdBobLmtjb3JlLnYxLkxpc3RBdWRpdFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChVrY29yZS92MS9hY2Nlc3MucHJvdG8SCGtjb3JlLnYxIjsKGlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkSDAoEcm9sZRgCIAEoCSJSChtTaWduVXNlckNlcnRpZmljYXRlUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCSKIAQoKQXVkaXRFbnRyeRILCgNzZXEYASABKAMSDAoEdGltZRgCIAEoCRIQCghpZGVudGl0eRgDIAEoCRIMCgRyb2xlGAQgASgJEg4KBm1ldGhvZBgFIAEoCRIQCghyZXNvdXJjZRgGIAEoCRIMCgRjb2RlGAcgASgJEg8KB21lc3NhZ2UYCCABKAkiMAoQTGlzdEF1ZGl0UmVxdWVzdBINCgVzaW5jZRgBIAEoCRINCgVsaW1pdBgCIAEoBSI6ChFMaXN0QXVkaXRSZXNwb25zZRIlCgdlbnRyaWVzGAEgAygLMhQua2NvcmUudjEuQXVkaXRFbnRyeSKDAQoLQ2VydGlmaWNhdGUSDgoGc2VyaWFsGAEgASgJEhMKC2NvbW1vbl9uYW1lGAIgASgJEhEKCW5vdF9hZnRlchgDIAEoCRIRCglpc3N1ZWRfYXQYBCABKAkSEgoKcmV2b2tlZF9hdBgFIAEoCRIVCg1pc3N1ZXJfc2VyaWFsGAYgASgJIhkKF0xpc3RDZXJ0aWZpY2F0ZXNSZXF1ZXN0IkAKGExpc3RDZXJ0aWZpY2F0ZXNSZXNwb25zZRIkCgVpdGVtcxgBIAMoCzIVLmtjb3JlLnYxLkNlcnRpZmljYXRlIkAKDVJldm9rZVJlcXVlc3QSEAoGc2VyaWFsGAEgASgJSAASEwoJbm9kZV9uYW1lGAIgASgJSABCCAoGdGFyZ2V0IiEKDlJldm9rZVJlc3BvbnNlEg8KB3NlcmlhbHMYASADKAkiHwoNUm90YXRlUmVxdWVzdBIOCgZ0YXJnZXQYASABKAkiMwoOUm90YXRlUmVzcG9uc2USDgoGc2VyaWFsGAEgASgJEhEKCW5vdF9hZnRlchgCIAEoCSItChZDcmVhdGVKb2luVG9rZW5SZXF1ZXN0EhMKC3R0bF9zZWNvbmRzGAEgASgDIjwKF0NyZWF0ZUpvaW5Ub2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhIKCmV4cGlyZXNfYXQYAiABKAkiLQoLSm9pblJlcXVlc3QSDQoFdG9rZW4YASABKAkSDwoHY3NyX3BlbRgCIAEoCSJVCgxKb2luUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCRIQCghhcGlfcG9ydBgDIAEoBSIUChJDbHVzdGVySW5mb1JlcXVlc3QiMQoTQ2x1c3RlckluZm9SZXNwb25zZRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YASABKAky5gMKDUFjY2Vzc1NlcnZpY2USYgoTU2lnblVzZXJDZXJ0aWZpY2F0ZRIkLmtjb3JlLnYxLlNpZ25Vc2VyQ2VydGlmaWNhdGVSZXF1ZXN0GiUua2NvcmUudjEuU2lnblVzZXJDZXJ0aWZpY2F0ZVJlc3BvbnNlEkQKCUxpc3RBdWRpdBIaLmtjb3JlLnYxLkxpc3RBdWRpdFJlcXVlc3QaGy5rY29yZS52MS5MaXN0QXVkaXRSZXNwb25zZRJZChBMaXN0Q2VydGlmaWNhdGVzEiEua2NvcmUudjEuTGlzdENlcnRpZmljYXRlc1JlcXVlc3QaIi5rY29yZS52MS5MaXN0Q2VydGlmaWNhdGVzUmVzcG9uc2USOwoGUmV2b2tlEhcua2NvcmUudjEuUmV2b2tlUmVxdWVzdBoYLmtjb3JlLnYxLlJldm9rZVJlc3BvbnNlEjsKBlJvdGF0ZRIXLmtjb3JlLnYxLlJvdGF0ZVJlcXVlc3QaGC5rY29yZS52MS5Sb3RhdGVSZXNwb25zZRJWCg9DcmVhdGVKb2luVG9rZW4SIC5rY29yZS52MS5DcmVhdGVKb2luVG9rZW5SZXF1ZXN0GiEua2NvcmUudjEuQ3JlYXRlSm9pblRva2VuUmVzcG9uc2UykAEKC0pvaW5TZXJ2aWNlEkoKC0NsdXN0ZXJJbmZvEhwua2NvcmUudjEuQ2x1c3RlckluZm9SZXF1ZXN0Gh0ua2NvcmUudjEuQ2x1c3RlckluZm9SZXNwb25zZRI1CgRKb2luEhUua2NvcmUudjEuSm9pblJlcXVlc3QaFi5rY29yZS52MS5Kb2luUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message kcore.v1.SignUserCertificateRequest
@@ -158,7 +158,312 @@ export const ListAuditResponseSchema: GenMessage<ListAuditResponse> = /*@__PURE_
   messageDesc(file_kcore_v1_access, 4);
 
 /**
- * Operators' identities and the audit log (docs/security.md).
+ * A certificate the controller signed (or saw a node present), from its registry.
+ *
+ * @generated from message kcore.v1.Certificate
+ */
+export type Certificate = Message<"kcore.v1.Certificate"> & {
+  /**
+   * Lower-case hex without leading zeros.
+   *
+   * @generated from field: string serial = 1;
+   */
+  serial: string;
+
+  /**
+   * @generated from field: string common_name = 2;
+   */
+  commonName: string;
+
+  /**
+   * @generated from field: string not_after = 3;
+   */
+  notAfter: string;
+
+  /**
+   * @generated from field: string issued_at = 4;
+   */
+  issuedAt: string;
+
+  /**
+   * Empty while the certificate is valid.
+   *
+   * @generated from field: string revoked_at = 5;
+   */
+  revokedAt: string;
+
+  /**
+   * @generated from field: string issuer_serial = 6;
+   */
+  issuerSerial: string;
+};
+
+/**
+ * Describes the message kcore.v1.Certificate.
+ * Use `create(CertificateSchema)` to create a new message.
+ */
+export const CertificateSchema: GenMessage<Certificate> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 5);
+
+/**
+ * @generated from message kcore.v1.ListCertificatesRequest
+ */
+export type ListCertificatesRequest = Message<"kcore.v1.ListCertificatesRequest"> & {
+};
+
+/**
+ * Describes the message kcore.v1.ListCertificatesRequest.
+ * Use `create(ListCertificatesRequestSchema)` to create a new message.
+ */
+export const ListCertificatesRequestSchema: GenMessage<ListCertificatesRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 6);
+
+/**
+ * @generated from message kcore.v1.ListCertificatesResponse
+ */
+export type ListCertificatesResponse = Message<"kcore.v1.ListCertificatesResponse"> & {
+  /**
+   * @generated from field: repeated kcore.v1.Certificate items = 1;
+   */
+  items: Certificate[];
+};
+
+/**
+ * Describes the message kcore.v1.ListCertificatesResponse.
+ * Use `create(ListCertificatesResponseSchema)` to create a new message.
+ */
+export const ListCertificatesResponseSchema: GenMessage<ListCertificatesResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 7);
+
+/**
+ * @generated from message kcore.v1.RevokeRequest
+ */
+export type RevokeRequest = Message<"kcore.v1.RevokeRequest"> & {
+  /**
+   * @generated from oneof kcore.v1.RevokeRequest.target
+   */
+  target: {
+    /**
+     * One certificate, known to the registry or not.
+     *
+     * @generated from field: string serial = 1;
+     */
+    value: string;
+    case: "serial";
+  } | {
+    /**
+     * Every certificate issued to kcore-node-<node_name>.
+     *
+     * @generated from field: string node_name = 2;
+     */
+    value: string;
+    case: "nodeName";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kcore.v1.RevokeRequest.
+ * Use `create(RevokeRequestSchema)` to create a new message.
+ */
+export const RevokeRequestSchema: GenMessage<RevokeRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 8);
+
+/**
+ * @generated from message kcore.v1.RevokeResponse
+ */
+export type RevokeResponse = Message<"kcore.v1.RevokeResponse"> & {
+  /**
+   * The serials this call revoked (already revoked ones are not repeated).
+   *
+   * @generated from field: repeated string serials = 1;
+   */
+  serials: string[];
+};
+
+/**
+ * Describes the message kcore.v1.RevokeResponse.
+ * Use `create(RevokeResponseSchema)` to create a new message.
+ */
+export const RevokeResponseSchema: GenMessage<RevokeResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 9);
+
+/**
+ * @generated from message kcore.v1.RotateRequest
+ */
+export type RotateRequest = Message<"kcore.v1.RotateRequest"> & {
+  /**
+   * "intermediate" or "controller".
+   *
+   * @generated from field: string target = 1;
+   */
+  target: string;
+};
+
+/**
+ * Describes the message kcore.v1.RotateRequest.
+ * Use `create(RotateRequestSchema)` to create a new message.
+ */
+export const RotateRequestSchema: GenMessage<RotateRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 10);
+
+/**
+ * @generated from message kcore.v1.RotateResponse
+ */
+export type RotateResponse = Message<"kcore.v1.RotateResponse"> & {
+  /**
+   * The serial of the new certificate.
+   *
+   * @generated from field: string serial = 1;
+   */
+  serial: string;
+
+  /**
+   * @generated from field: string not_after = 2;
+   */
+  notAfter: string;
+};
+
+/**
+ * Describes the message kcore.v1.RotateResponse.
+ * Use `create(RotateResponseSchema)` to create a new message.
+ */
+export const RotateResponseSchema: GenMessage<RotateResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 11);
+
+/**
+ * @generated from message kcore.v1.CreateJoinTokenRequest
+ */
+export type CreateJoinTokenRequest = Message<"kcore.v1.CreateJoinTokenRequest"> & {
+  /**
+   * Seconds the token stays usable; 0 means one hour, at most 30 days.
+   *
+   * @generated from field: int64 ttl_seconds = 1;
+   */
+  ttlSeconds: bigint;
+};
+
+/**
+ * Describes the message kcore.v1.CreateJoinTokenRequest.
+ * Use `create(CreateJoinTokenRequestSchema)` to create a new message.
+ */
+export const CreateJoinTokenRequestSchema: GenMessage<CreateJoinTokenRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 12);
+
+/**
+ * @generated from message kcore.v1.CreateJoinTokenResponse
+ */
+export type CreateJoinTokenResponse = Message<"kcore.v1.CreateJoinTokenResponse"> & {
+  /**
+   * kcore agent --join HOST:PORT --token <token>
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string expires_at = 2;
+   */
+  expiresAt: string;
+};
+
+/**
+ * Describes the message kcore.v1.CreateJoinTokenResponse.
+ * Use `create(CreateJoinTokenResponseSchema)` to create a new message.
+ */
+export const CreateJoinTokenResponseSchema: GenMessage<CreateJoinTokenResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 13);
+
+/**
+ * @generated from message kcore.v1.JoinRequest
+ */
+export type JoinRequest = Message<"kcore.v1.JoinRequest"> & {
+  /**
+   * The bootstrap token from kctl node token create (its secret part is checked).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * PEM CSR with subject CN kcore-node-<name>, made on the node.
+   *
+   * @generated from field: string csr_pem = 2;
+   */
+  csrPem: string;
+};
+
+/**
+ * Describes the message kcore.v1.JoinRequest.
+ * Use `create(JoinRequestSchema)` to create a new message.
+ */
+export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 14);
+
+/**
+ * @generated from message kcore.v1.JoinResponse
+ */
+export type JoinResponse = Message<"kcore.v1.JoinResponse"> & {
+  /**
+   * The node's certificate followed by its chain.
+   *
+   * @generated from field: string certificate_pem = 1;
+   */
+  certificatePem: string;
+
+  /**
+   * @generated from field: string ca_certificate_pem = 2;
+   */
+  caCertificatePem: string;
+
+  /**
+   * Where the agent reaches the controller's API (host as the node dialled it).
+   *
+   * @generated from field: int32 api_port = 3;
+   */
+  apiPort: number;
+};
+
+/**
+ * Describes the message kcore.v1.JoinResponse.
+ * Use `create(JoinResponseSchema)` to create a new message.
+ */
+export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 15);
+
+/**
+ * @generated from message kcore.v1.ClusterInfoRequest
+ */
+export type ClusterInfoRequest = Message<"kcore.v1.ClusterInfoRequest"> & {
+};
+
+/**
+ * Describes the message kcore.v1.ClusterInfoRequest.
+ * Use `create(ClusterInfoRequestSchema)` to create a new message.
+ */
+export const ClusterInfoRequestSchema: GenMessage<ClusterInfoRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 16);
+
+/**
+ * @generated from message kcore.v1.ClusterInfoResponse
+ */
+export type ClusterInfoResponse = Message<"kcore.v1.ClusterInfoResponse"> & {
+  /**
+   * The root CA; a joining node checks its SHA-256 against the token before trusting it.
+   *
+   * @generated from field: string ca_certificate_pem = 1;
+   */
+  caCertificatePem: string;
+};
+
+/**
+ * Describes the message kcore.v1.ClusterInfoResponse.
+ * Use `create(ClusterInfoResponseSchema)` to create a new message.
+ */
+export const ClusterInfoResponseSchema: GenMessage<ClusterInfoResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_access, 17);
+
+/**
+ * Operators' identities, certificates, join tokens and the audit log (docs/security.md).
  *
  * @generated from service kcore.v1.AccessService
  */
@@ -179,6 +484,70 @@ export const AccessService: GenService<{
     input: typeof ListAuditRequestSchema;
     output: typeof ListAuditResponseSchema;
   },
+  /**
+   * @generated from rpc kcore.v1.AccessService.ListCertificates
+   */
+  listCertificates: {
+    methodKind: "unary";
+    input: typeof ListCertificatesRequestSchema;
+    output: typeof ListCertificatesResponseSchema;
+  },
+  /**
+   * Revocation takes effect at once: new handshakes with the certificate fail and its open
+   * connections are closed.
+   *
+   * @generated from rpc kcore.v1.AccessService.Revoke
+   */
+  revoke: {
+    methodKind: "unary";
+    input: typeof RevokeRequestSchema;
+    output: typeof RevokeResponseSchema;
+  },
+  /**
+   * Replaces the intermediate CA or the controller's certificate; the controller serves with the
+   * new material without restarting.
+   *
+   * @generated from rpc kcore.v1.AccessService.Rotate
+   */
+  rotate: {
+    methodKind: "unary";
+    input: typeof RotateRequestSchema;
+    output: typeof RotateResponseSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.AccessService.CreateJoinToken
+   */
+  createJoinToken: {
+    methodKind: "unary";
+    input: typeof CreateJoinTokenRequestSchema;
+    output: typeof CreateJoinTokenResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kcore_v1_access, 0);
+
+/**
+ * Served on the controller's join port, to callers without a certificate: the only way in
+ * without one is a valid bootstrap token.
+ *
+ * @generated from service kcore.v1.JoinService
+ */
+export const JoinService: GenService<{
+  /**
+   * @generated from rpc kcore.v1.JoinService.ClusterInfo
+   */
+  clusterInfo: {
+    methodKind: "unary";
+    input: typeof ClusterInfoRequestSchema;
+    output: typeof ClusterInfoResponseSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.JoinService.Join
+   */
+  join: {
+    methodKind: "unary";
+    input: typeof JoinRequestSchema;
+    output: typeof JoinResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_kcore_v1_access, 1);
 

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/agent.proto.
  */
 export const file_kcore_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSJUChRSZXBvcnRSZWJ1aWxkUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSKQoHb3V0Y29tZRgCIAEoCzIYLmtjb3JlLnYxLlJlYnVpbGRPdXRjb21lIhcKFVJlcG9ydFJlYnVpbGRSZXNwb25zZSKcAQoPUmVhZExvZ3NSZXF1ZXN0EhUKDXdvcmtsb2FkX25hbWUYASABKAkSFAoMd29ya2xvYWRfdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQESEAoIcHJldmlvdXMYBSABKAgSEgoKdGltZXN0YW1wcxgGIAEoCEINCgtfdGFpbF9saW5lcyJrChBWbUNvbnNvbGVSZXF1ZXN0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQFCDQoLX3RhaWxfbGluZXMiQQoQTm9kZUNvbnNvbGVJbnB1dBIPCgd2bV9uYW1lGAEgASgJEg4KBnZtX3VpZBgCIAEoCRIMCgRkYXRhGAMgASgMIhIKEFJlbmRlck5peFJlcXVlc3QygQQKDEFnZW50U2VydmljZRJNCgxSZWdpc3Rlck5vZGUSHS5rY29yZS52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0Gh4ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2NvcmUudjEuSGVhcnRiZWF0UmVxdWVzdBobLmtjb3JlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEk4KEFdhdGNoQXNzaWdubWVudHMSIS5rY29yZS52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBoVLmtjb3JlLnYxLkFzc2lnbm1lbnRzMAESZQoUUmVwb3J0V29ya2xvYWRTdGF0dXMSJS5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QaJi5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlElMKDlJlcG9ydFZtU3RhdHVzEh8ua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0GiAua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXNwb25zZRJQCg1SZXBvcnRSZWJ1aWxkEh4ua2NvcmUudjEuUmVwb3J0UmVidWlsZFJlcXVlc3QaHy5rY29yZS52MS5SZXBvcnRSZWJ1aWxkUmVzcG9uc2UypAIKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAESRAoJUmVuZGVyTml4Ehoua2NvcmUudjEuUmVuZGVyTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlYgZwcm90bzM", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
+  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSJUChRSZXBvcnRSZWJ1aWxkUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSKQoHb3V0Y29tZRgCIAEoCzIYLmtjb3JlLnYxLlJlYnVpbGRPdXRjb21lIhcKFVJlcG9ydFJlYnVpbGRSZXNwb25zZSIqChdSZW5ld0NlcnRpZmljYXRlUmVxdWVzdBIPCgdjc3JfcGVtGAEgASgJIk8KGFJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZRIXCg9jZXJ0aWZpY2F0ZV9wZW0YASABKAkSGgoSY2FfY2VydGlmaWNhdGVfcGVtGAIgASgJIpwBCg9SZWFkTG9nc1JlcXVlc3QSFQoNd29ya2xvYWRfbmFtZRgBIAEoCRIUCgx3b3JrbG9hZF91aWQYAiABKAkSDgoGZm9sbG93GAMgASgIEhcKCnRhaWxfbGluZXMYBCABKAVIAIgBARIQCghwcmV2aW91cxgFIAEoCBISCgp0aW1lc3RhbXBzGAYgASgIQg0KC190YWlsX2xpbmVzImsKEFZtQ29uc29sZVJlcXVlc3QSDwoHdm1fbmFtZRgBIAEoCRIOCgZ2bV91aWQYAiABKAkSDgoGZm9sbG93GAMgASgIEhcKCnRhaWxfbGluZXMYBCABKAVIAIgBAUINCgtfdGFpbF9saW5lcyJBChBOb2RlQ29uc29sZUlucHV0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEgwKBGRhdGEYAyABKAwiEgoQUmVuZGVyTml4UmVxdWVzdDLcBAoMQWdlbnRTZXJ2aWNlElkKEFJlbmV3Q2VydGlmaWNhdGUSIS5rY29yZS52MS5SZW5ld0NlcnRpZmljYXRlUmVxdWVzdBoiLmtjb3JlLnYxLlJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZRJNCgxSZWdpc3Rlck5vZGUSHS5rY29yZS52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0Gh4ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2NvcmUudjEuSGVhcnRiZWF0UmVxdWVzdBobLmtjb3JlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEk4KEFdhdGNoQXNzaWdubWVudHMSIS5rY29yZS52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBoVLmtjb3JlLnYxLkFzc2lnbm1lbnRzMAESZQoUUmVwb3J0V29ya2xvYWRTdGF0dXMSJS5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QaJi5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlElMKDlJlcG9ydFZtU3RhdHVzEh8ua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0GiAua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXNwb25zZRJQCg1SZXBvcnRSZWJ1aWxkEh4ua2NvcmUudjEuUmVwb3J0UmVidWlsZFJlcXVlc3QaHy5rY29yZS52MS5SZXBvcnRSZWJ1aWxkUmVzcG9uc2UypAIKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAESRAoJUmVuZGVyTml4Ehoua2NvcmUudjEuUmVuZGVyTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlYgZwcm90bzM", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
 
 /**
  * @generated from message kcore.v1.RegisterNodeRequest
@@ -345,6 +345,47 @@ export const ReportRebuildResponseSchema: GenMessage<ReportRebuildResponse> = /*
   messageDesc(file_kcore_v1_agent, 14);
 
 /**
+ * @generated from message kcore.v1.RenewCertificateRequest
+ */
+export type RenewCertificateRequest = Message<"kcore.v1.RenewCertificateRequest"> & {
+  /**
+   * PEM CSR for the caller's own common name, with a new key made on the node.
+   *
+   * @generated from field: string csr_pem = 1;
+   */
+  csrPem: string;
+};
+
+/**
+ * Describes the message kcore.v1.RenewCertificateRequest.
+ * Use `create(RenewCertificateRequestSchema)` to create a new message.
+ */
+export const RenewCertificateRequestSchema: GenMessage<RenewCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 15);
+
+/**
+ * @generated from message kcore.v1.RenewCertificateResponse
+ */
+export type RenewCertificateResponse = Message<"kcore.v1.RenewCertificateResponse"> & {
+  /**
+   * @generated from field: string certificate_pem = 1;
+   */
+  certificatePem: string;
+
+  /**
+   * @generated from field: string ca_certificate_pem = 2;
+   */
+  caCertificatePem: string;
+};
+
+/**
+ * Describes the message kcore.v1.RenewCertificateResponse.
+ * Use `create(RenewCertificateResponseSchema)` to create a new message.
+ */
+export const RenewCertificateResponseSchema: GenMessage<RenewCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 16);
+
+/**
  * @generated from message kcore.v1.ReadLogsRequest
  */
 export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
@@ -384,7 +425,7 @@ export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
  * Use `create(ReadLogsRequestSchema)` to create a new message.
  */
 export const ReadLogsRequestSchema: GenMessage<ReadLogsRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 15);
+  messageDesc(file_kcore_v1_agent, 17);
 
 /**
  * Calls the controller makes to a node agent.
@@ -419,7 +460,7 @@ export type VmConsoleRequest = Message<"kcore.v1.VmConsoleRequest"> & {
  * Use `create(VmConsoleRequestSchema)` to create a new message.
  */
 export const VmConsoleRequestSchema: GenMessage<VmConsoleRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 16);
+  messageDesc(file_kcore_v1_agent, 18);
 
 /**
  * The first message names the VM; later ones carry input.
@@ -448,7 +489,7 @@ export type NodeConsoleInput = Message<"kcore.v1.NodeConsoleInput"> & {
  * Use `create(NodeConsoleInputSchema)` to create a new message.
  */
 export const NodeConsoleInputSchema: GenMessage<NodeConsoleInput> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 17);
+  messageDesc(file_kcore_v1_agent, 19);
 
 /**
  * @generated from message kcore.v1.RenderNixRequest
@@ -461,12 +502,22 @@ export type RenderNixRequest = Message<"kcore.v1.RenderNixRequest"> & {
  * Use `create(RenderNixRequestSchema)` to create a new message.
  */
 export const RenderNixRequestSchema: GenMessage<RenderNixRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 18);
+  messageDesc(file_kcore_v1_agent, 20);
 
 /**
  * @generated from service kcore.v1.AgentService
  */
 export const AgentService: GenService<{
+  /**
+   * A new certificate for the calling node, before its current one expires.
+   *
+   * @generated from rpc kcore.v1.AgentService.RenewCertificate
+   */
+  renewCertificate: {
+    methodKind: "unary";
+    input: typeof RenewCertificateRequestSchema;
+    output: typeof RenewCertificateResponseSchema;
+  },
   /**
    * @generated from rpc kcore.v1.AgentService.RegisterNode
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/node.proto.
  */
 export const file_kcore_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChNrY29yZS92MS9ub2RlLnByb3RvEghrY29yZS52MSJLCgxSZXNvdXJjZUxpc3QSEgoKY3B1X21pbGxpcxgBIAEoAxIUCgxtZW1vcnlfYnl0ZXMYAiABKAMSEQoJd29ya2xvYWRzGAMgASgDIjMKBVRhaW50EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAkiiQMKCk5vZGVTdGF0dXMSDQoFcmVhZHkYASABKAgSKAoIYXBwcm92YWwYAiABKA4yFi5rY29yZS52MS5Ob2RlQXBwcm92YWwSEwoLc2NoZWR1bGFibGUYAyABKAgSKAoIY2FwYWNpdHkYBCABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSKwoLYWxsb2NhdGFibGUYBSABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSJQoFdXNhZ2UYBiABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSFgoObGFzdF9oZWFydGJlYXQYByABKAkSEgoKaHlwZXJ2aXNvchgIIAEoCRIQCghyZWFsaXplchgJIAEoCRIPCgd2ZXJzaW9uGAogASgJEh8KBnRhaW50cxgLIAMoCzIPLmtjb3JlLnYxLlRhaW50Eg8KB2FkZHJlc3MYDCABKAkSLgoMbGFzdF9yZWJ1aWxkGA0gASgLMhgua2NvcmUudjEuUmVidWlsZE91dGNvbWUiwwEKDlJlYnVpbGRPdXRjb21lEg0KBXN0YXRlGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSGQoRc3lzdGVtX2dlbmVyYXRpb24YAyABKAMSFQoNY29uZmlnX3NoYTI1NhgEIAEoCRINCgVwaGFzZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhMKC291dHB1dF90YWlsGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEwoLZmluaXNoZWRfYXQYCSABKAkiVAoETm9kZRImCghtZXRhZGF0YRgBIAEoCzIULmtjb3JlLnYxLk9iamVjdE1ldGESJAoGc3RhdHVzGAIgASgLMhQua2NvcmUudjEuTm9kZVN0YXR1cyIeCg5HZXROb2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhIKEExpc3ROb2Rlc1JlcXVlc3QiMgoRTGlzdE5vZGVzUmVzcG9uc2USHQoFaXRlbXMYASADKAsyDi5rY29yZS52MS5Ob2RlIi0KGlNpZ25Ob2RlQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkiUgobU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YAiABKAkiJAoUUmVuZGVyTm9kZU5peFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChFSZW5kZXJOaXhSZXNwb25zZRIMCgR0ZXh0GAEgASgJEgwKBHBhdGgYAiABKAkqgAEKDE5vZGVBcHByb3ZhbBIdChlOT0RFX0FQUFJPVkFMX1VOU1BFQ0lGSUVEEAASGQoVTk9ERV9BUFBST1ZBTF9QRU5ESU5HEAESGgoWTk9ERV9BUFBST1ZBTF9BUFBST1ZFRBACEhoKFk5PREVfQVBQUk9WQUxfUkVKRUNURUQQAzK2AgoLTm9kZVNlcnZpY2USMwoHR2V0Tm9kZRIYLmtjb3JlLnYxLkdldE5vZGVSZXF1ZXN0Gg4ua2NvcmUudjEuTm9kZRJICglSZW5kZXJOaXgSHi5rY29yZS52MS5SZW5kZXJOb2RlTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlEkQKCUxpc3ROb2RlcxIaLmtjb3JlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaGy5rY29yZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJiChNTaWduTm9kZUNlcnRpZmljYXRlEiQua2NvcmUudjEuU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlcXVlc3QaJS5rY29yZS52MS5TaWduTm9kZUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_kcore_v1_meta]);
+  fileDesc("ChNrY29yZS92MS9ub2RlLnByb3RvEghrY29yZS52MSJLCgxSZXNvdXJjZUxpc3QSEgoKY3B1X21pbGxpcxgBIAEoAxIUCgxtZW1vcnlfYnl0ZXMYAiABKAMSEQoJd29ya2xvYWRzGAMgASgDIjMKBVRhaW50EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAkiiQMKCk5vZGVTdGF0dXMSDQoFcmVhZHkYASABKAgSKAoIYXBwcm92YWwYAiABKA4yFi5rY29yZS52MS5Ob2RlQXBwcm92YWwSEwoLc2NoZWR1bGFibGUYAyABKAgSKAoIY2FwYWNpdHkYBCABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSKwoLYWxsb2NhdGFibGUYBSABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSJQoFdXNhZ2UYBiABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSFgoObGFzdF9oZWFydGJlYXQYByABKAkSEgoKaHlwZXJ2aXNvchgIIAEoCRIQCghyZWFsaXplchgJIAEoCRIPCgd2ZXJzaW9uGAogASgJEh8KBnRhaW50cxgLIAMoCzIPLmtjb3JlLnYxLlRhaW50Eg8KB2FkZHJlc3MYDCABKAkSLgoMbGFzdF9yZWJ1aWxkGA0gASgLMhgua2NvcmUudjEuUmVidWlsZE91dGNvbWUiwwEKDlJlYnVpbGRPdXRjb21lEg0KBXN0YXRlGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSGQoRc3lzdGVtX2dlbmVyYXRpb24YAyABKAMSFQoNY29uZmlnX3NoYTI1NhgEIAEoCRINCgVwaGFzZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhMKC291dHB1dF90YWlsGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEwoLZmluaXNoZWRfYXQYCSABKAkiVAoETm9kZRImCghtZXRhZGF0YRgBIAEoCzIULmtjb3JlLnYxLk9iamVjdE1ldGESJAoGc3RhdHVzGAIgASgLMhQua2NvcmUudjEuTm9kZVN0YXR1cyIeCg5HZXROb2RlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhIKEExpc3ROb2Rlc1JlcXVlc3QiMgoRTGlzdE5vZGVzUmVzcG9uc2USHQoFaXRlbXMYASADKAsyDi5rY29yZS52MS5Ob2RlIi0KGlNpZ25Ob2RlQ2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkiUgobU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIaChJjYV9jZXJ0aWZpY2F0ZV9wZW0YAiABKAkiJAoUUmVuZGVyTm9kZU5peFJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChFSZW5kZXJOaXhSZXNwb25zZRIMCgR0ZXh0GAEgASgJEgwKBHBhdGgYAiABKAkiHwoPTm9kZU5hbWVSZXF1ZXN0EgwKBG5hbWUYASABKAkqgAEKDE5vZGVBcHByb3ZhbBIdChlOT0RFX0FQUFJPVkFMX1VOU1BFQ0lGSUVEEAASGQoVTk9ERV9BUFBST1ZBTF9QRU5ESU5HEAESGgoWTk9ERV9BUFBST1ZBTF9BUFBST1ZFRBACEhoKFk5PREVfQVBQUk9WQUxfUkVKRUNURUQQAzKdBAoLTm9kZVNlcnZpY2USOAoLQXBwcm92ZU5vZGUSGS5rY29yZS52MS5Ob2RlTmFtZVJlcXVlc3QaDi5rY29yZS52MS5Ob2RlEjcKClJlamVjdE5vZGUSGS5rY29yZS52MS5Ob2RlTmFtZVJlcXVlc3QaDi5rY29yZS52MS5Ob2RlEjcKCkNvcmRvbk5vZGUSGS5rY29yZS52MS5Ob2RlTmFtZVJlcXVlc3QaDi5rY29yZS52MS5Ob2RlEjkKDFVuY29yZG9uTm9kZRIZLmtjb3JlLnYxLk5vZGVOYW1lUmVxdWVzdBoOLmtjb3JlLnYxLk5vZGUSMwoHR2V0Tm9kZRIYLmtjb3JlLnYxLkdldE5vZGVSZXF1ZXN0Gg4ua2NvcmUudjEuTm9kZRJICglSZW5kZXJOaXgSHi5rY29yZS52MS5SZW5kZXJOb2RlTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlEkQKCUxpc3ROb2RlcxIaLmtjb3JlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaGy5rY29yZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJiChNTaWduTm9kZUNlcnRpZmljYXRlEiQua2NvcmUudjEuU2lnbk5vZGVDZXJ0aWZpY2F0ZVJlcXVlc3QaJS5rY29yZS52MS5TaWduTm9kZUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_kcore_v1_meta]);
 
 /**
  * @generated from message kcore.v1.ResourceList
@@ -376,6 +376,23 @@ export const RenderNixResponseSchema: GenMessage<RenderNixResponse> = /*@__PURE_
   messageDesc(file_kcore_v1_node, 11);
 
 /**
+ * @generated from message kcore.v1.NodeNameRequest
+ */
+export type NodeNameRequest = Message<"kcore.v1.NodeNameRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message kcore.v1.NodeNameRequest.
+ * Use `create(NodeNameRequestSchema)` to create a new message.
+ */
+export const NodeNameRequestSchema: GenMessage<NodeNameRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_node, 12);
+
+/**
  * @generated from enum kcore.v1.NodeApproval
  */
 export enum NodeApproval {
@@ -410,6 +427,42 @@ export const NodeApprovalSchema: GenEnum<NodeApproval> = /*@__PURE__*/
  * @generated from service kcore.v1.NodeService
  */
 export const NodeService: GenService<{
+  /**
+   * Approval of a node that joined while the controller runs with --require-approval.
+   *
+   * @generated from rpc kcore.v1.NodeService.ApproveNode
+   */
+  approveNode: {
+    methodKind: "unary";
+    input: typeof NodeNameRequestSchema;
+    output: typeof NodeSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.NodeService.RejectNode
+   */
+  rejectNode: {
+    methodKind: "unary";
+    input: typeof NodeNameRequestSchema;
+    output: typeof NodeSchema;
+  },
+  /**
+   * Whether new workloads may be placed on the node.
+   *
+   * @generated from rpc kcore.v1.NodeService.CordonNode
+   */
+  cordonNode: {
+    methodKind: "unary";
+    input: typeof NodeNameRequestSchema;
+    output: typeof NodeSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.NodeService.UncordonNode
+   */
+  uncordonNode: {
+    methodKind: "unary";
+    input: typeof NodeNameRequestSchema;
+    output: typeof NodeSchema;
+  },
   /**
    * @generated from rpc kcore.v1.NodeService.GetNode
    */

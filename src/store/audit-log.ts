@@ -89,9 +89,7 @@ export class AuditLog {
       return v;
     } catch (e) {
       if (!s.written)
-        await this.#timed(
-          this.#append(s, codeOf(e), e instanceof Error ? e.message : String(e)),
-        );
+        await this.#timed(this.#append(s, codeOf(e), e instanceof Error ? e.message : String(e)));
       throw e;
     }
   }

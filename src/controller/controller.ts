@@ -211,13 +211,14 @@ export class Controller {
 
   /** Stops serving (in-flight calls get `graceMs`), then closes the store. Workloads are not touched. */
   async stop(graceMs = 2000): Promise<void> {
-    this.#scheduler.stop();
     clearInterval(this.#sweep);
     await Promise.all([
       shutdown(this.#server, graceMs),
       ...(this.#joinServer ? [shutdown(this.#joinServer, graceMs)] : []),
     ]);
     for (const c of this.#agentClients.values()) c.close();
+    // After the server: a call in its grace period may still place work.
+    await this.#scheduler.stop();
     this.#db.close();
   }
 }

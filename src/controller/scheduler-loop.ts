@@ -114,9 +114,12 @@ export class SchedulerLoop {
     this.#kick();
   }
 
-  stop(): void {
+  /** Stops scheduling and waits for a pass under way, so that the store can be closed after. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
     for (const off of this.#listeners) off();
     clearInterval(this.#timer);
+    await this.#current;
   }
 
   #watch<Spec, Status>(q: Queue<Spec, Status>): void {
@@ -130,22 +133,26 @@ export class SchedulerLoop {
     this.#listeners.push(() => q.k.store.events.off("change", on));
   }
 
+  #stopped = false;
+  #current: Promise<void> = Promise.resolve();
+
   readonly #onNode = (): void => {
     this.#full = true;
     this.#kick();
   };
 
   #kick(): void {
-    if (this.#pending) return;
+    if (this.#pending || this.#stopped) return;
     this.#pending = true;
     setImmediate(() => {
       this.#pending = false;
+      if (this.#stopped) return;
       if (this.#running) {
         this.#kick();
         return;
       }
       this.#running = true;
-      this.pass()
+      this.#current = this.pass()
         .catch((e: unknown) => {
           this.#logger.error({ err: e }, "scheduling pass failed");
         })

@@ -333,4 +333,34 @@ describe("cluster PKI: join with a token, approval, revocation, renewal, rotatio
     );
     wrong.close();
   });
+
+  test("recovery: a new admin identity from the CA on the controller's machine, revocable like any", async () => {
+    const file = join(c.dir, "recovered-config");
+    const r = await run(join(REPO, "bin", "kcore"), [
+      "admin-credentials",
+      "--name",
+      "rescue",
+      "--controller",
+      `127.0.0.1:${c.controllerPort}`,
+      "--out",
+      file,
+      "--data-dir",
+      c.controllerDir,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(mode(file), 0o600);
+    const serial = /certificate ([0-9a-f]+)/.exec(r.stdout)?.[1];
+    assert.ok(serial !== undefined, r.stdout);
+    const env = { ...c.env, KCTL_CONFIG: file };
+    const kctl = join(REPO, "bin", "kctl");
+    const made = await run(
+      kctl,
+      ["create", "user", "helper", "--role", "viewer", "--out", join(c.dir, "helper-config")],
+      { env },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    await c.ok("certificate", "revoke", serial);
+    const refused = await run(kctl, ["get", "nodes"], { env });
+    assert.notEqual(refused.code, 0);
+  });
 });

@@ -38,6 +38,8 @@ export const OPTIONS = {
   join: { type: "string" },
   token: { type: "string" },
   "renew-before": { type: "string" },
+  name: { type: "string" },
+  out: { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;

@@ -22,6 +22,8 @@ const USAGE = `kcore: control plane for bare-metal machines
               [--cpu-allocation-ratio 1]
   kcore agent init --node-name NAME [--data-dir DIR]
       creates the node's key and a certificate signing request (sign it with kctl certificate sign)
+  kcore admin-credentials --name NAME --controller HOST:PORT --out FILE [--data-dir DIR]
+      recovery: a new admin kctl config from the CA on the controller's machine
   kcore version`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -47,6 +49,8 @@ async function main(argv: readonly string[]): Promise<number> {
         const agent = await import("./run-agent.js");
         return sub === "init" ? await agent.initAgent(f) : await agent.runAgent(f);
       }
+      case "admin-credentials":
+        return await (await import("./admin-credentials.js")).adminCredentials(f);
       case "version":
         process.stdout.write(`kcore v${KCORE_VERSION}\n`);
         return 0;

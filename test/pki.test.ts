@@ -8,6 +8,7 @@ import { createClient } from "../src/api/grpc-client.js";
 import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
 import { AgentService } from "../src/gen/kcore/v1/agent_pb.js";
 import { NodeService } from "../src/gen/kcore/v1/node_pb.js";
+import { Health } from "../src/gen/grpc/health/v1/health_pb.js";
 import { resolveContext } from "../src/kctl/config.js";
 import { CERT_FILES, loadTls } from "../src/pki/cert-files.js";
 import { readIntermediate, writePair } from "../src/pki/pki-files.js";
@@ -306,6 +307,40 @@ describe("cluster PKI: join with a token, approval, revocation, renewal, rotatio
       "the new certificate served",
       async () => (await servedSerial(c.controllerPort, admin)) === pair.serial,
     );
+  });
+
+  test("agents refuse a revoked controller certificate too, and keep serving the current one", async () => {
+    const certsDir = join(c.controllerDir, "certs");
+    const old = loadTls(c.controllerDir, CERT_FILES.controllerCert, CERT_FILES.controllerKey);
+    const oldSerial = certInfo(old.certPem).serial;
+    const node = await c.json("get", "node", "n1");
+    const address = String(node.status.address);
+    const health = (): Promise<unknown> => {
+      const h = createClient(Health, address, clientCredentials(old, { node: "n1" }));
+      return h.check({}, { timeoutMs: 5000 }).finally(() => {
+        h.close();
+      });
+    };
+    await health(); // the agent serves the controller's current certificate
+    await c.ok("rotate", "controller");
+    await c.ok("certificate", "revoke", oldSerial);
+    // The agent learns of it with its next heartbeat and refuses the old certificate.
+    await waitFor(
+      "the agent to refuse the revoked certificate",
+      async () => {
+        try {
+          await health();
+          return false;
+        } catch (e) {
+          return (e as { code?: string }).code === "Unavailable";
+        }
+      },
+      30_000,
+      500,
+    );
+    assert.ok(readFileSync(join(certsDir, CERT_FILES.controllerCert), "utf8") !== old.certPem);
+    const logs = await c.kctl("logs", "steady", "--tail", "1");
+    assert.equal(logs.code, 0, logs.stderr);
   });
 
   test("the controller reaches an agent only if it presents that node's certificate", async () => {

@@ -9,6 +9,7 @@ import { createClient, type ServiceClient } from "../api/grpc-client.js";
 import { addStandardServices, bind, newServer, shutdown } from "../api/server-common.js";
 import { clientCredentials, ReloadableServerCredentials, type TlsMaterial } from "../api/tls.js";
 import { CertRenewer } from "./cert-renewer.js";
+import { Peers } from "../api/peers.js";
 import { rebuildToPb } from "../api/convert-node.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../domain/backoff.js";
 import { KcoreError } from "../domain/errors.js";
@@ -93,6 +94,10 @@ export class Agent {
   #tls: TlsMaterial;
   readonly #credentials: ReloadableServerCredentials;
   readonly #renewer: CertRenewer;
+  /** Revoked callers (the controller's CRLs): refused at the handshake, open connections cut. */
+  readonly #peers = new Peers();
+  #crlPems: readonly string[] = [];
+  #revocationVersion = "";
   port = 0;
 
   constructor(o: AgentOptions) {
@@ -110,7 +115,7 @@ export class Agent {
       sign: (csrPem) => this.#agent().renewCertificate({ csrPem }, { timeoutMs: 30_000 }),
       renewed: (tls) => {
         this.#tls = tls;
-        this.#credentials.reload(tls);
+        this.#credentials.reload({ ...tls, crlPems: this.#crlPems });
         // New connections to the controller present the new certificate; the old ones close
         // (the watch reconnects at once), so nothing keeps using the old one until it expires.
         this.#agentClient?.close();
@@ -182,7 +187,7 @@ export class Agent {
           { timeoutMs: 10_000 },
         ),
     });
-    const gate = { logger: this.#log };
+    const gate = { logger: this.#log, peers: this.#peers };
     addGatedService(
       this.#server,
       NodeAgentService,
@@ -360,9 +365,26 @@ export class Agent {
     this.#log.info({ controller: this.#o.controller }, "registered");
   }
 
+  /** Fetches the controller's revocations and serves with them (when they changed). */
+  async #refreshRevocations(): Promise<void> {
+    const r = await this.#agent().getRevocations(
+      { nodeName: this.#o.nodeName },
+      { timeoutMs: 10_000 },
+    );
+    this.#crlPems = [...r.crlPems];
+    this.#credentials.reload({ ...this.#tls, crlPems: this.#crlPems });
+    this.#peers.setRevoked(r.revokedSerials);
+    const cut = this.#peers.cut(r.revokedSerials);
+    this.#revocationVersion = r.revocationVersion;
+    this.#log.info(
+      { version: r.revocationVersion, revoked: r.revokedSerials.length, connectionsClosed: cut },
+      "revocations updated",
+    );
+  }
+
   async #heartbeat(): Promise<void> {
     try {
-      await this.#agent().heartbeat(
+      const res = await this.#agent().heartbeat(
         {
           nodeName: this.#o.nodeName,
           usage: {
@@ -373,6 +395,7 @@ export class Agent {
         },
         { timeoutMs: 5000 },
       );
+      if (res.revocationVersion !== this.#revocationVersion) await this.#refreshRevocations();
     } catch (e) {
       this.#log.debug({ err: e instanceof Error ? e.message : String(e) }, "heartbeat failed");
     }

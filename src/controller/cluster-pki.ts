@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { webcrypto } from "node:crypto";
@@ -22,6 +23,13 @@ import type { CertRecord, CertStore } from "../store/cert-store.js";
 
 export type RotateTarget = "intermediate" | "controller";
 
+/** What agents need to refuse revoked callers: the CRLs, the serials, and a version to poll. */
+export interface Revocations {
+  readonly version: string;
+  readonly crlPems: readonly string[];
+  readonly serials: readonly string[];
+}
+
 /**
  * The controller's side of the cluster PKI: it signs with the intermediate, keeps the
  * certificate registry, serves with CRLs built from it, and replaces its own material
@@ -35,6 +43,8 @@ export class ClusterPki {
   readonly #now: () => Date;
   #credentials: ReloadableServerCredentials | undefined;
   #joinCredentials: ReloadableServerCredentials | undefined;
+  #revocations: Revocations = { version: "", crlPems: [], serials: [] };
+  #reloading: Promise<void> = Promise.resolve();
   #tls: TlsMaterial | undefined;
   /** Called with the controller's new client material after a reload (agent channels). */
   onReload: (tls: TlsMaterial) => void = () => undefined;
@@ -75,6 +85,11 @@ export class ClusterPki {
   get tls(): TlsMaterial {
     if (!this.#tls) throw new Error("ClusterPki.init() has not run");
     return this.#tls;
+  }
+
+  /** The current CRLs and revoked serials, for agents (AgentService/GetRevocations). */
+  get revocations(): Revocations {
+    return this.#revocations;
   }
 
   rootPem(): string {
@@ -127,11 +142,17 @@ export class ClusterPki {
   }
 
   /** Re-reads the certificate files and the revocations, and serves with them (also on SIGHUP). */
-  async reload(): Promise<void> {
-    const material = await this.#material();
-    this.#credentials?.reload(material);
-    this.#joinCredentials?.reload(material);
-    this.onReload(material);
+  reload(): Promise<void> {
+    // One at a time, each reading the store when it starts: two revocations at once cannot
+    // leave the older CRLs in place.
+    const next = this.#reloading.then(async () => {
+      const material = await this.#material();
+      this.#credentials?.reload(material);
+      this.#joinCredentials?.reload(material);
+      this.onReload(material);
+    });
+    this.#reloading = next.catch(() => undefined);
+    return next;
   }
 
   /** Replaces the intermediate or the controller certificate and serves with the new one. */
@@ -190,8 +211,19 @@ export class ClusterPki {
     const now = this.#now();
     // The TLS library checks a CRL for every CA in a chain, so each signer publishes one (they
     // all list every revoked serial: serials are random and never repeat across CAs).
-    const crlPems = await Promise.all(this.#signers().map((s) => signCrl(s, revoked, now)));
-    this.#peers.setRevoked(revoked.map((r) => r.serial));
+    const signers = this.#signers();
+    const crlPems = await Promise.all(signers.map((s) => signCrl(s, revoked, now)));
+    const serials = revoked.map((r) => r.serial);
+    this.#peers.setRevoked(serials);
+    this.#revocations = {
+      // What the CRLs say, not when they were signed: agents refetch only on a real change.
+      version: createHash("sha256")
+        .update(JSON.stringify([signers.map((s) => certInfo(s.certPem).serial), serials]))
+        .digest("hex")
+        .slice(0, 16),
+      crlPems,
+      serials,
+    };
     let certPem: string;
     let keyPem: string;
     try {

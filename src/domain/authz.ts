@@ -54,6 +54,7 @@ export const AUTHZ_TABLE: Readonly<Record<string, readonly Role[]>> = {
   "/kcore.v1.AgentService/RenewCertificate": NODE,
   "/kcore.v1.AgentService/RegisterNode": NODE,
   "/kcore.v1.AgentService/Heartbeat": NODE,
+  "/kcore.v1.AgentService/GetRevocations": NODE,
   "/kcore.v1.AgentService/WatchAssignments": NODE,
   "/kcore.v1.AgentService/ReportWorkloadStatus": NODE,
   "/kcore.v1.AgentService/ReportVmStatus": NODE,

@@ -135,7 +135,15 @@ export function agentService(c: ControllerContext): ServiceImpl<typeof AgentServ
           "FailedPrecondition",
           `node '${req.nodeName}' is not registered: register first`,
         );
-      return {};
+      return { revocationVersion: c.pki.revocations.version };
+    },
+    getRevocations() {
+      const r = c.pki.revocations;
+      return Promise.resolve({
+        revocationVersion: r.version,
+        crlPems: [...r.crlPems],
+        revokedSerials: [...r.serials],
+      });
     },
     async watchAssignments(req, ctx, send) {
       const node = parseName("nodeName", req.nodeName);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kcore/v1/agent.proto.
  */
 export const file_kcore_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCITChFIZWFydGJlYXRSZXNwb25zZSIsChdXYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkiQQoMVm1Bc3NpZ25tZW50EhgKAnZtGAEgASgLMgwua2NvcmUudjEuVm0SFwoPc3NoX3B1YmxpY19rZXlzGAIgAygJIl0KC0Fzc2lnbm1lbnRzEikKCXdvcmtsb2FkcxgBIAMoCzIWLmtjb3JlLnYxLldhc21Xb3JrbG9hZBIjCgN2bXMYAiADKAsyFi5rY29yZS52MS5WbUFzc2lnbm1lbnQiXwoUV29ya2xvYWRTdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSLAoGc3RhdHVzGAMgASgLMhwua2NvcmUudjEuV2FzbVdvcmtsb2FkU3RhdHVzImEKG1JlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSLwoHcmVwb3J0cxgCIAMoCzIeLmtjb3JlLnYxLldvcmtsb2FkU3RhdHVzUmVwb3J0Ih4KHFJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2UiTwoOVm1TdGF0dXNSZXBvcnQSDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSIgoGc3RhdHVzGAMgASgLMhIua2NvcmUudjEuVm1TdGF0dXMiVQoVUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIpCgdyZXBvcnRzGAIgAygLMhgua2NvcmUudjEuVm1TdGF0dXNSZXBvcnQiGAoWUmVwb3J0Vm1TdGF0dXNSZXNwb25zZSJUChRSZXBvcnRSZWJ1aWxkUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSKQoHb3V0Y29tZRgCIAEoCzIYLmtjb3JlLnYxLlJlYnVpbGRPdXRjb21lIhcKFVJlcG9ydFJlYnVpbGRSZXNwb25zZSIqChdSZW5ld0NlcnRpZmljYXRlUmVxdWVzdBIPCgdjc3JfcGVtGAEgASgJIk8KGFJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZRIXCg9jZXJ0aWZpY2F0ZV9wZW0YASABKAkSGgoSY2FfY2VydGlmaWNhdGVfcGVtGAIgASgJIpwBCg9SZWFkTG9nc1JlcXVlc3QSFQoNd29ya2xvYWRfbmFtZRgBIAEoCRIUCgx3b3JrbG9hZF91aWQYAiABKAkSDgoGZm9sbG93GAMgASgIEhcKCnRhaWxfbGluZXMYBCABKAVIAIgBARIQCghwcmV2aW91cxgFIAEoCBISCgp0aW1lc3RhbXBzGAYgASgIQg0KC190YWlsX2xpbmVzImsKEFZtQ29uc29sZVJlcXVlc3QSDwoHdm1fbmFtZRgBIAEoCRIOCgZ2bV91aWQYAiABKAkSDgoGZm9sbG93GAMgASgIEhcKCnRhaWxfbGluZXMYBCABKAVIAIgBAUINCgtfdGFpbF9saW5lcyJBChBOb2RlQ29uc29sZUlucHV0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEgwKBGRhdGEYAyABKAwiEgoQUmVuZGVyTml4UmVxdWVzdDLcBAoMQWdlbnRTZXJ2aWNlElkKEFJlbmV3Q2VydGlmaWNhdGUSIS5rY29yZS52MS5SZW5ld0NlcnRpZmljYXRlUmVxdWVzdBoiLmtjb3JlLnYxLlJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZRJNCgxSZWdpc3Rlck5vZGUSHS5rY29yZS52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0Gh4ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2NvcmUudjEuSGVhcnRiZWF0UmVxdWVzdBobLmtjb3JlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEk4KEFdhdGNoQXNzaWdubWVudHMSIS5rY29yZS52MS5XYXRjaEFzc2lnbm1lbnRzUmVxdWVzdBoVLmtjb3JlLnYxLkFzc2lnbm1lbnRzMAESZQoUUmVwb3J0V29ya2xvYWRTdGF0dXMSJS5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QaJi5rY29yZS52MS5SZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlElMKDlJlcG9ydFZtU3RhdHVzEh8ua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXF1ZXN0GiAua2NvcmUudjEuUmVwb3J0Vm1TdGF0dXNSZXNwb25zZRJQCg1SZXBvcnRSZWJ1aWxkEh4ua2NvcmUudjEuUmVwb3J0UmVidWlsZFJlcXVlc3QaHy5rY29yZS52MS5SZXBvcnRSZWJ1aWxkUmVzcG9uc2UypAIKEE5vZGVBZ2VudFNlcnZpY2USOwoIUmVhZExvZ3MSGS5rY29yZS52MS5SZWFkTG9nc1JlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkEKDVJlYWRWbUNvbnNvbGUSGi5rY29yZS52MS5WbUNvbnNvbGVSZXF1ZXN0GhIua2NvcmUudjEuTG9nQ2h1bmswARJKCg9BdHRhY2hWbUNvbnNvbGUSGi5rY29yZS52MS5Ob2RlQ29uc29sZUlucHV0Ghcua2NvcmUudjEuQ29uc29sZU91dHB1dCgBMAESRAoJUmVuZGVyTml4Ehoua2NvcmUudjEuUmVuZGVyTml4UmVxdWVzdBobLmtjb3JlLnYxLlJlbmRlck5peFJlc3BvbnNlYgZwcm90bzM", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
+  fileDesc("ChRrY29yZS92MS9hZ2VudC5wcm90bxIIa2NvcmUudjEihAIKE1JlZ2lzdGVyTm9kZVJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEjkKBmxhYmVscxgCIAMoCzIpLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSKAoIY2FwYWNpdHkYAyABKAsyFi5rY29yZS52MS5SZXNvdXJjZUxpc3QSEgoKaHlwZXJ2aXNvchgEIAEoCRIQCghyZWFsaXplchgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEg8KB2FkZHJlc3MYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChRSZWdpc3Rlck5vZGVSZXNwb25zZRIcCgRub2RlGAEgASgLMg4ua2NvcmUudjEuTm9kZSJMChBIZWFydGJlYXRSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCRIlCgV1c2FnZRgCIAEoCzIWLmtjb3JlLnYxLlJlc291cmNlTGlzdCIvChFIZWFydGJlYXRSZXNwb25zZRIaChJyZXZvY2F0aW9uX3ZlcnNpb24YASABKAkiKgoVR2V0UmV2b2NhdGlvbnNSZXF1ZXN0EhEKCW5vZGVfbmFtZRgBIAEoCSJfChZHZXRSZXZvY2F0aW9uc1Jlc3BvbnNlEhoKEnJldm9jYXRpb25fdmVyc2lvbhgBIAEoCRIQCghjcmxfcGVtcxgCIAMoCRIXCg9yZXZva2VkX3NlcmlhbHMYAyADKAkiLAoXV2F0Y2hBc3NpZ25tZW50c1JlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJIkEKDFZtQXNzaWdubWVudBIYCgJ2bRgBIAEoCzIMLmtjb3JlLnYxLlZtEhcKD3NzaF9wdWJsaWNfa2V5cxgCIAMoCSJdCgtBc3NpZ25tZW50cxIpCgl3b3JrbG9hZHMYASADKAsyFi5rY29yZS52MS5XYXNtV29ya2xvYWQSIwoDdm1zGAIgAygLMhYua2NvcmUudjEuVm1Bc3NpZ25tZW50Il8KFFdvcmtsb2FkU3RhdHVzUmVwb3J0EgwKBG5hbWUYASABKAkSCwoDdWlkGAIgASgJEiwKBnN0YXR1cxgDIAEoCzIcLmtjb3JlLnYxLldhc21Xb3JrbG9hZFN0YXR1cyJhChtSZXBvcnRXb3JrbG9hZFN0YXR1c1JlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEi8KB3JlcG9ydHMYAiADKAsyHi5rY29yZS52MS5Xb3JrbG9hZFN0YXR1c1JlcG9ydCIeChxSZXBvcnRXb3JrbG9hZFN0YXR1c1Jlc3BvbnNlIk8KDlZtU3RhdHVzUmVwb3J0EgwKBG5hbWUYASABKAkSCwoDdWlkGAIgASgJEiIKBnN0YXR1cxgDIAEoCzISLmtjb3JlLnYxLlZtU3RhdHVzIlUKFVJlcG9ydFZtU3RhdHVzUmVxdWVzdBIRCglub2RlX25hbWUYASABKAkSKQoHcmVwb3J0cxgCIAMoCzIYLmtjb3JlLnYxLlZtU3RhdHVzUmVwb3J0IhgKFlJlcG9ydFZtU3RhdHVzUmVzcG9uc2UiVAoUUmVwb3J0UmVidWlsZFJlcXVlc3QSEQoJbm9kZV9uYW1lGAEgASgJEikKB291dGNvbWUYAiABKAsyGC5rY29yZS52MS5SZWJ1aWxkT3V0Y29tZSIXChVSZXBvcnRSZWJ1aWxkUmVzcG9uc2UiKgoXUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QSDwoHY3NyX3BlbRgBIAEoCSJPChhSZW5ld0NlcnRpZmljYXRlUmVzcG9uc2USFwoPY2VydGlmaWNhdGVfcGVtGAEgASgJEhoKEmNhX2NlcnRpZmljYXRlX3BlbRgCIAEoCSKcAQoPUmVhZExvZ3NSZXF1ZXN0EhUKDXdvcmtsb2FkX25hbWUYASABKAkSFAoMd29ya2xvYWRfdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQESEAoIcHJldmlvdXMYBSABKAgSEgoKdGltZXN0YW1wcxgGIAEoCEINCgtfdGFpbF9saW5lcyJrChBWbUNvbnNvbGVSZXF1ZXN0Eg8KB3ZtX25hbWUYASABKAkSDgoGdm1fdWlkGAIgASgJEg4KBmZvbGxvdxgDIAEoCBIXCgp0YWlsX2xpbmVzGAQgASgFSACIAQFCDQoLX3RhaWxfbGluZXMiQQoQTm9kZUNvbnNvbGVJbnB1dBIPCgd2bV9uYW1lGAEgASgJEg4KBnZtX3VpZBgCIAEoCRIMCgRkYXRhGAMgASgMIhIKEFJlbmRlck5peFJlcXVlc3QysQUKDEFnZW50U2VydmljZRJZChBSZW5ld0NlcnRpZmljYXRlEiEua2NvcmUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaIi5rY29yZS52MS5SZW5ld0NlcnRpZmljYXRlUmVzcG9uc2USTQoMUmVnaXN0ZXJOb2RlEh0ua2NvcmUudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBoeLmtjb3JlLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmtjb3JlLnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5rY29yZS52MS5IZWFydGJlYXRSZXNwb25zZRJTCg5HZXRSZXZvY2F0aW9ucxIfLmtjb3JlLnYxLkdldFJldm9jYXRpb25zUmVxdWVzdBogLmtjb3JlLnYxLkdldFJldm9jYXRpb25zUmVzcG9uc2USTgoQV2F0Y2hBc3NpZ25tZW50cxIhLmtjb3JlLnYxLldhdGNoQXNzaWdubWVudHNSZXF1ZXN0GhUua2NvcmUudjEuQXNzaWdubWVudHMwARJlChRSZXBvcnRXb3JrbG9hZFN0YXR1cxIlLmtjb3JlLnYxLlJlcG9ydFdvcmtsb2FkU3RhdHVzUmVxdWVzdBomLmtjb3JlLnYxLlJlcG9ydFdvcmtsb2FkU3RhdHVzUmVzcG9uc2USUwoOUmVwb3J0Vm1TdGF0dXMSHy5rY29yZS52MS5SZXBvcnRWbVN0YXR1c1JlcXVlc3QaIC5rY29yZS52MS5SZXBvcnRWbVN0YXR1c1Jlc3BvbnNlElAKDVJlcG9ydFJlYnVpbGQSHi5rY29yZS52MS5SZXBvcnRSZWJ1aWxkUmVxdWVzdBofLmtjb3JlLnYxLlJlcG9ydFJlYnVpbGRSZXNwb25zZTKkAgoQTm9kZUFnZW50U2VydmljZRI7CghSZWFkTG9ncxIZLmtjb3JlLnYxLlJlYWRMb2dzUmVxdWVzdBoSLmtjb3JlLnYxLkxvZ0NodW5rMAESQQoNUmVhZFZtQ29uc29sZRIaLmtjb3JlLnYxLlZtQ29uc29sZVJlcXVlc3QaEi5rY29yZS52MS5Mb2dDaHVuazABEkoKD0F0dGFjaFZtQ29uc29sZRIaLmtjb3JlLnYxLk5vZGVDb25zb2xlSW5wdXQaFy5rY29yZS52MS5Db25zb2xlT3V0cHV0KAEwARJECglSZW5kZXJOaXgSGi5rY29yZS52MS5SZW5kZXJOaXhSZXF1ZXN0Ghsua2NvcmUudjEuUmVuZGVyTml4UmVzcG9uc2ViBnByb3RvMw", [file_kcore_v1_node, file_kcore_v1_vm, file_kcore_v1_wasm_workload]);
 
 /**
  * @generated from message kcore.v1.RegisterNodeRequest
@@ -108,6 +108,13 @@ export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*
  * @generated from message kcore.v1.HeartbeatResponse
  */
 export type HeartbeatResponse = Message<"kcore.v1.HeartbeatResponse"> & {
+  /**
+   * Changes whenever a certificate is revoked or a CA is added: the agent then fetches the
+   * revocations (GetRevocations) and refuses revoked callers, the controller's included.
+   *
+   * @generated from field: string revocation_version = 1;
+   */
+  revocationVersion: string;
 };
 
 /**
@@ -116,6 +123,54 @@ export type HeartbeatResponse = Message<"kcore.v1.HeartbeatResponse"> & {
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
   messageDesc(file_kcore_v1_agent, 3);
+
+/**
+ * @generated from message kcore.v1.GetRevocationsRequest
+ */
+export type GetRevocationsRequest = Message<"kcore.v1.GetRevocationsRequest"> & {
+  /**
+   * @generated from field: string node_name = 1;
+   */
+  nodeName: string;
+};
+
+/**
+ * Describes the message kcore.v1.GetRevocationsRequest.
+ * Use `create(GetRevocationsRequestSchema)` to create a new message.
+ */
+export const GetRevocationsRequestSchema: GenMessage<GetRevocationsRequest> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 4);
+
+/**
+ * @generated from message kcore.v1.GetRevocationsResponse
+ */
+export type GetRevocationsResponse = Message<"kcore.v1.GetRevocationsResponse"> & {
+  /**
+   * @generated from field: string revocation_version = 1;
+   */
+  revocationVersion: string;
+
+  /**
+   * CRLs of the root and of every intermediate, PEM.
+   *
+   * @generated from field: repeated string crl_pems = 2;
+   */
+  crlPems: string[];
+
+  /**
+   * Every revoked serial (lower-case hex), to close connections already open with one.
+   *
+   * @generated from field: repeated string revoked_serials = 3;
+   */
+  revokedSerials: string[];
+};
+
+/**
+ * Describes the message kcore.v1.GetRevocationsResponse.
+ * Use `create(GetRevocationsResponseSchema)` to create a new message.
+ */
+export const GetRevocationsResponseSchema: GenMessage<GetRevocationsResponse> = /*@__PURE__*/
+  messageDesc(file_kcore_v1_agent, 5);
 
 /**
  * @generated from message kcore.v1.WatchAssignmentsRequest
@@ -132,7 +187,7 @@ export type WatchAssignmentsRequest = Message<"kcore.v1.WatchAssignmentsRequest"
  * Use `create(WatchAssignmentsRequestSchema)` to create a new message.
  */
 export const WatchAssignmentsRequestSchema: GenMessage<WatchAssignmentsRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 4);
+  messageDesc(file_kcore_v1_agent, 6);
 
 /**
  * The full desired set of workloads for a node: each message replaces the previous one.
@@ -159,7 +214,7 @@ export type VmAssignment = Message<"kcore.v1.VmAssignment"> & {
  * Use `create(VmAssignmentSchema)` to create a new message.
  */
 export const VmAssignmentSchema: GenMessage<VmAssignment> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 5);
+  messageDesc(file_kcore_v1_agent, 7);
 
 /**
  * @generated from message kcore.v1.Assignments
@@ -181,7 +236,7 @@ export type Assignments = Message<"kcore.v1.Assignments"> & {
  * Use `create(AssignmentsSchema)` to create a new message.
  */
 export const AssignmentsSchema: GenMessage<Assignments> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 6);
+  messageDesc(file_kcore_v1_agent, 8);
 
 /**
  * @generated from message kcore.v1.WorkloadStatusReport
@@ -208,7 +263,7 @@ export type WorkloadStatusReport = Message<"kcore.v1.WorkloadStatusReport"> & {
  * Use `create(WorkloadStatusReportSchema)` to create a new message.
  */
 export const WorkloadStatusReportSchema: GenMessage<WorkloadStatusReport> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 7);
+  messageDesc(file_kcore_v1_agent, 9);
 
 /**
  * @generated from message kcore.v1.ReportWorkloadStatusRequest
@@ -230,7 +285,7 @@ export type ReportWorkloadStatusRequest = Message<"kcore.v1.ReportWorkloadStatus
  * Use `create(ReportWorkloadStatusRequestSchema)` to create a new message.
  */
 export const ReportWorkloadStatusRequestSchema: GenMessage<ReportWorkloadStatusRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 8);
+  messageDesc(file_kcore_v1_agent, 10);
 
 /**
  * @generated from message kcore.v1.ReportWorkloadStatusResponse
@@ -243,7 +298,7 @@ export type ReportWorkloadStatusResponse = Message<"kcore.v1.ReportWorkloadStatu
  * Use `create(ReportWorkloadStatusResponseSchema)` to create a new message.
  */
 export const ReportWorkloadStatusResponseSchema: GenMessage<ReportWorkloadStatusResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 9);
+  messageDesc(file_kcore_v1_agent, 11);
 
 /**
  * Calls a node agent makes to the controller, each on its own behalf only.
@@ -272,7 +327,7 @@ export type VmStatusReport = Message<"kcore.v1.VmStatusReport"> & {
  * Use `create(VmStatusReportSchema)` to create a new message.
  */
 export const VmStatusReportSchema: GenMessage<VmStatusReport> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 10);
+  messageDesc(file_kcore_v1_agent, 12);
 
 /**
  * @generated from message kcore.v1.ReportVmStatusRequest
@@ -294,7 +349,7 @@ export type ReportVmStatusRequest = Message<"kcore.v1.ReportVmStatusRequest"> & 
  * Use `create(ReportVmStatusRequestSchema)` to create a new message.
  */
 export const ReportVmStatusRequestSchema: GenMessage<ReportVmStatusRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 11);
+  messageDesc(file_kcore_v1_agent, 13);
 
 /**
  * @generated from message kcore.v1.ReportVmStatusResponse
@@ -307,7 +362,7 @@ export type ReportVmStatusResponse = Message<"kcore.v1.ReportVmStatusResponse"> 
  * Use `create(ReportVmStatusResponseSchema)` to create a new message.
  */
 export const ReportVmStatusResponseSchema: GenMessage<ReportVmStatusResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 12);
+  messageDesc(file_kcore_v1_agent, 14);
 
 /**
  * @generated from message kcore.v1.ReportRebuildRequest
@@ -329,7 +384,7 @@ export type ReportRebuildRequest = Message<"kcore.v1.ReportRebuildRequest"> & {
  * Use `create(ReportRebuildRequestSchema)` to create a new message.
  */
 export const ReportRebuildRequestSchema: GenMessage<ReportRebuildRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 13);
+  messageDesc(file_kcore_v1_agent, 15);
 
 /**
  * @generated from message kcore.v1.ReportRebuildResponse
@@ -342,7 +397,7 @@ export type ReportRebuildResponse = Message<"kcore.v1.ReportRebuildResponse"> & 
  * Use `create(ReportRebuildResponseSchema)` to create a new message.
  */
 export const ReportRebuildResponseSchema: GenMessage<ReportRebuildResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 14);
+  messageDesc(file_kcore_v1_agent, 16);
 
 /**
  * @generated from message kcore.v1.RenewCertificateRequest
@@ -361,7 +416,7 @@ export type RenewCertificateRequest = Message<"kcore.v1.RenewCertificateRequest"
  * Use `create(RenewCertificateRequestSchema)` to create a new message.
  */
 export const RenewCertificateRequestSchema: GenMessage<RenewCertificateRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 15);
+  messageDesc(file_kcore_v1_agent, 17);
 
 /**
  * @generated from message kcore.v1.RenewCertificateResponse
@@ -383,7 +438,7 @@ export type RenewCertificateResponse = Message<"kcore.v1.RenewCertificateRespons
  * Use `create(RenewCertificateResponseSchema)` to create a new message.
  */
 export const RenewCertificateResponseSchema: GenMessage<RenewCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 16);
+  messageDesc(file_kcore_v1_agent, 18);
 
 /**
  * @generated from message kcore.v1.ReadLogsRequest
@@ -425,7 +480,7 @@ export type ReadLogsRequest = Message<"kcore.v1.ReadLogsRequest"> & {
  * Use `create(ReadLogsRequestSchema)` to create a new message.
  */
 export const ReadLogsRequestSchema: GenMessage<ReadLogsRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 17);
+  messageDesc(file_kcore_v1_agent, 19);
 
 /**
  * Calls the controller makes to a node agent.
@@ -460,7 +515,7 @@ export type VmConsoleRequest = Message<"kcore.v1.VmConsoleRequest"> & {
  * Use `create(VmConsoleRequestSchema)` to create a new message.
  */
 export const VmConsoleRequestSchema: GenMessage<VmConsoleRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 18);
+  messageDesc(file_kcore_v1_agent, 20);
 
 /**
  * The first message names the VM; later ones carry input.
@@ -489,7 +544,7 @@ export type NodeConsoleInput = Message<"kcore.v1.NodeConsoleInput"> & {
  * Use `create(NodeConsoleInputSchema)` to create a new message.
  */
 export const NodeConsoleInputSchema: GenMessage<NodeConsoleInput> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 19);
+  messageDesc(file_kcore_v1_agent, 21);
 
 /**
  * @generated from message kcore.v1.RenderNixRequest
@@ -502,7 +557,7 @@ export type RenderNixRequest = Message<"kcore.v1.RenderNixRequest"> & {
  * Use `create(RenderNixRequestSchema)` to create a new message.
  */
 export const RenderNixRequestSchema: GenMessage<RenderNixRequest> = /*@__PURE__*/
-  messageDesc(file_kcore_v1_agent, 20);
+  messageDesc(file_kcore_v1_agent, 22);
 
 /**
  * @generated from service kcore.v1.AgentService
@@ -533,6 +588,14 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof HeartbeatRequestSchema;
     output: typeof HeartbeatResponseSchema;
+  },
+  /**
+   * @generated from rpc kcore.v1.AgentService.GetRevocations
+   */
+  getRevocations: {
+    methodKind: "unary";
+    input: typeof GetRevocationsRequestSchema;
+    output: typeof GetRevocationsResponseSchema;
   },
   /**
    * @generated from rpc kcore.v1.AgentService.WatchAssignments

@@ -66,7 +66,7 @@ export class CertRenewer {
     })();
   }
 
-  /** Renews if due; resolves when done (one renewal at a time). Returns whether it renewed. */
+  /** Renews if due; resolves when done (one renewal at a time). */
   check(): Promise<void> {
     this.#running ??= this.#check().finally(() => {
       this.#running = undefined;

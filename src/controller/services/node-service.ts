@@ -37,6 +37,33 @@ export function nodeService(c: ControllerContext): ServiceImpl<typeof NodeServic
     async uncordonNode(req) {
       return toPb(await decide("name", req.name, { schedulable: true }));
     },
+    async drainNode(req) {
+      const n = await decide("name", req.name, { schedulable: false });
+      const name = n.metadata.name;
+      const message = `evicted: node ${name} was drained`;
+      const active = c.workloads
+        .listByNode(name)
+        .filter((w) => w.status.phase === "Pending" || w.status.phase === "Running");
+      // Unplaced, the scheduler finds each another node (never this one: it is cordoned), and
+      // this node's agent stops it with its grace period when its assignment no longer has it.
+      const moved = await Promise.all(
+        active.map((w) =>
+          c.workloads.updateStatus(w.metadata.name, w.metadata.uid, (cur) =>
+            cur.status.node === name
+              ? { ...cur.status, node: "", phase: "Pending", reason: "Evicted", message }
+              : undefined,
+          ),
+        ),
+      );
+      c.logger.info({ node: name, evicted: active.length }, "node drained");
+      return {
+        node: toPb(n),
+        evicted: moved.flatMap((w) =>
+          w && w.status.node === "" ? [`wasm/${w.metadata.name}`] : [],
+        ),
+        remaining: c.vms.listByNode(name).map((v) => `vm/${v.metadata.name}`),
+      };
+    },
     getNode(req) {
       const n = c.nodes.get(parseName("name", req.name));
       if (!n) throw new NotFoundError("Node", req.name);

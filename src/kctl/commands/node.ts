@@ -6,20 +6,28 @@ import { parseDuration } from "../duration.js";
 import { out } from "../output.js";
 
 export const NODE_USAGE =
-  "usage: kctl node approve|reject|cordon|uncordon|revoke NAME | kctl node token create [--ttl 1h]";
+  "usage: kctl node approve|reject|cordon|uncordon|drain|revoke NAME | kctl node token create [--ttl 1h]";
 
-type NodeVerb = "approve" | "reject" | "cordon" | "uncordon" | "revoke";
+type NodeVerb = "approve" | "reject" | "cordon" | "uncordon" | "drain" | "revoke";
 
 const DONE: Readonly<Record<NodeVerb, string>> = {
   approve: "approved",
   reject: "rejected (its certificates are revoked)",
   cordon: "cordoned",
   uncordon: "uncordoned",
+  drain: "drained",
   revoke: "certificates revoked",
 };
 
 function nodeVerb(v: string | undefined): NodeVerb {
-  if (v === "approve" || v === "reject" || v === "cordon" || v === "uncordon" || v === "revoke")
+  if (
+    v === "approve" ||
+    v === "reject" ||
+    v === "cordon" ||
+    v === "uncordon" ||
+    v === "drain" ||
+    v === "revoke"
+  )
     return v;
   throw new KcoreError("InvalidArgument", NODE_USAGE);
 }
@@ -61,6 +69,13 @@ export async function nodeCommand(
       case "uncordon":
         await c.uncordonNode(req);
         break;
+      case "drain": {
+        const res = await c.drainNode(req);
+        for (const e of res.evicted) out.line(`${e} evicted`);
+        for (const r of res.remaining)
+          out.note(`${r} stays on node/${name}: VMs are not moved (their disks are on the node)`);
+        break;
+      }
     }
     out.line(`node/${name} ${DONE[v]}`);
   } finally {

@@ -7,7 +7,7 @@ import { pino } from "pino";
 import type { TlsMaterial } from "../api/tls.js";
 import { CERT_FILES, certsDir } from "../pki/cert-files.js";
 import { ensureCa, ensureNodeCert, readIntermediate } from "../pki/pki-files.js";
-import { certInfo, readCsr, signLeaf } from "../pki/pki.js";
+import { certInfo, generateKeyPair, readCsr, signLeaf } from "../pki/pki.js";
 import { CertRenewer } from "./cert-renewer.js";
 import type { Clock } from "./clock.js";
 
@@ -89,6 +89,34 @@ test("a failed renewal leaves the current certificate and key in place", async (
   });
   await renewer.check();
   assert.equal(readFileSync(join(certs, CERT_FILES.nodeKey), "utf8"), before);
+  assert.equal(readFileSync(join(certs, CERT_FILES.nodeCert), "utf8"), certPem);
+  renewer.close();
+});
+
+test("a certificate for another key or name is refused: the node keeps its pair", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kcore-renew-"));
+  const { root, issuer } = await ensureCa(dir);
+  await ensureNodeCert(dir, issuer, "n3");
+  const certs = certsDir(dir);
+  const keyPem = readFileSync(join(certs, CERT_FILES.nodeKey), "utf8");
+  const certPem = readFileSync(join(certs, CERT_FILES.nodeCert), "utf8");
+  // A controller answering with a certificate of its own choosing (another key, another node).
+  const other = await signLeaf(issuer, (await generateKeyPair()).publicKey, {
+    commonName: "kcore-node-evil",
+    usage: "server-and-client",
+  });
+  const renewer = new CertRenewer({
+    dataDir: dir,
+    clock: { now: () => certInfo(certPem).notAfter.getTime(), setTimeout: () => () => undefined },
+    logger: pino({ level: "silent" }),
+    current: () => ({ caPem: root.certPem, certPem, keyPem }),
+    sign: () => Promise.resolve({ certificatePem: other.certPem, caCertificatePem: root.certPem }),
+    renewed: () => {
+      assert.fail("must not be called");
+    },
+  });
+  await renewer.check();
+  assert.equal(readFileSync(join(certs, CERT_FILES.nodeKey), "utf8"), keyPem);
   assert.equal(readFileSync(join(certs, CERT_FILES.nodeCert), "utf8"), certPem);
   renewer.close();
 });

@@ -53,17 +53,30 @@ export class CertRenewer {
     };
   }
 
-  #schedule(delayMs?: number): void {
+  #schedule(): void {
     if (this.#closed) return;
-    void (async () => {
-      const v = await this.#validity();
-      const wait = delayMs ?? renewalCheckInterval(v);
-      this.#cancel = this.#o.clock.setTimeout(() => {
-        void this.check().finally(() => {
-          this.#schedule();
-        });
-      }, wait);
-    })();
+    this.#validity().then(
+      (v) => {
+        this.#after(renewalCheckInterval(v));
+      },
+      (e: unknown) => {
+        // An unreadable certificate is looked at again in a minute, not a crash.
+        this.#o.logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          "cannot read the node certificate",
+        );
+        this.#after(60_000);
+      },
+    );
+  }
+
+  #after(ms: number): void {
+    if (this.#closed) return;
+    this.#cancel = this.#o.clock.setTimeout(() => {
+      void this.check().finally(() => {
+        this.#schedule();
+      });
+    }, ms);
   }
 
   /** Renews if due; resolves when done (one renewal at a time). */
@@ -75,13 +88,17 @@ export class CertRenewer {
   }
 
   async #check(): Promise<void> {
-    const v = await this.#validity();
-    if (!renewalDue(v, this.#o.clock.now(), this.#o.renewBeforeMs)) return;
     const log = this.#o.logger;
     try {
-      const { createCsr, certInfo } = await import("../pki/pki.js");
+      const v = await this.#validity();
+      if (!renewalDue(v, this.#o.clock.now(), this.#o.renewBeforeMs)) return;
+      const { createCsr, certInfo, certFitsKey } = await import("../pki/pki.js");
       const { csrPem, keyPem } = await createCsr(v.commonName);
       const res = await this.#o.sign(csrPem);
+      if (!certFitsKey(res.certificatePem, keyPem, v.commonName))
+        throw new Error(
+          `the controller returned a certificate that is not for ${v.commonName} and the new key`,
+        );
       const dir = certsDir(this.#o.dataDir);
       replacePair(dir, CERT_FILES.nodeCert, CERT_FILES.nodeKey, {
         certPem: res.certificatePem,

@@ -90,6 +90,12 @@ export async function joinCluster(o: {
   } finally {
     client.close();
   }
+  const { certFitsKey } = await import("../pki/pki.js");
+  if (!certFitsKey(res.certificatePem, keyPem, `${NODE_CN_PREFIX}${o.nodeName}`))
+    throw new KcoreError(
+      "Unavailable",
+      "the controller returned a certificate that is not for this node's name and key",
+    );
   const dir = certsDir(o.dataDir);
   writeFileAtomic(join(dir, CERT_FILES.nodeKey), keyPem, 0o600);
   writeFileAtomic(join(dir, CERT_FILES.caCert), res.caCertificatePem, 0o644);

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash, webcrypto } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate, webcrypto } from "node:crypto";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -232,6 +232,21 @@ export function certInfo(pem: string): {
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
   };
+}
+
+/**
+ * Whether a signed certificate is what was asked for: its first certificate is for `commonName`
+ * and for the public half of `keyPem`. Checked before a node replaces its own pair.
+ */
+export function certFitsKey(certPem: string, keyPem: string, commonName: string): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    return (
+      certInfo(certPem).commonName === commonName && cert.checkPrivateKey(createPrivateKey(keyPem))
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The DNS names and IP addresses a certificate is for. */

@@ -121,3 +121,13 @@ export function admit(method: string, call: AnyCall, peers: Peers | undefined): 
       throw new PermissionDeniedError(`${describeIdentity(identity)}: ${decision.reason}`);
   }
 }
+
+/**
+ * Whose budget a call spends (rate and streams): the identity, or for callers without a
+ * certificate (the join port) their address, so that one flood of joins does not stop others.
+ */
+export function limitKey(identity: Identity, call: { getPeer(): string }): string {
+  if (identity.kind !== "anonymous") return describeIdentity(identity);
+  const peer = call.getPeer();
+  return `anonymous@${peer.replace(/^ipv[46]:/, "").replace(/:\d+$/, "")}`;
+}

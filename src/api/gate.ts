@@ -11,13 +11,13 @@ import {
 import type { Logger } from "pino";
 import { AUDITED } from "../domain/authz.js";
 import { KcoreError, RateLimitedError } from "../domain/errors.js";
-import { describeIdentity, type Identity } from "../domain/identity.js";
+import type { Identity } from "../domain/identity.js";
 import { auditedCall, codeName, type GateAudit } from "./gate-audit.js";
 import { checkLimits, DEFAULT_LIMITS, type GateLimits } from "./limits.js";
 import { grpcServiceDefinition, methodPath, type Req, type ResInit } from "./grpc-service.js";
 import { toGrpcStatus } from "./grpc-errors.js";
 import type { Peers } from "./peers.js";
-import { admit, peerIdentity, type AnyCall, type Peer } from "./gate-admit.js";
+import { admit, limitKey, peerIdentity, type AnyCall, type Peer } from "./gate-admit.js";
 
 /** What a handler knows about its call: who, and until when. */
 export interface CallContext {
@@ -132,7 +132,7 @@ export function addGatedService<S extends DescService>(
         try {
           peer = admit(path, call, opts.peers);
           identity = peer.identity;
-          checkLimits(path, identity, call.request, opts.limits);
+          checkLimits(path, limitKey(identity, call), call.request, opts.limits);
           opts.observeAdmission?.(path, Number(process.hrtime.bigint() - started) / 1e9);
         } catch (e) {
           const s = fail(e);
@@ -225,11 +225,11 @@ export function addGatedService<S extends DescService>(
         try {
           peer = admit(path, call, opts.peers);
           identity = peer.identity;
-          checkLimits(path, identity, request, opts.limits);
-          if (opts.limits && !opts.limits.streams.open(describeIdentity(identity)))
+          checkLimits(path, limitKey(identity, call), request, opts.limits);
+          if (opts.limits && !opts.limits.streams.open(limitKey(identity, call)))
             throw new KcoreError(
               "ResourceExhausted",
-              `${describeIdentity(identity)} has ${opts.limits.settings.maxStreams} streams open, the most one identity may: close one first`,
+              `${limitKey(identity, call)} has ${opts.limits.settings.maxStreams} streams open, the most one identity may: close one first`,
             );
         } catch (e) {
           const s = fail(e);
@@ -245,7 +245,7 @@ export function addGatedService<S extends DescService>(
         }
         if (opts.limits) {
           const { streams } = opts.limits;
-          const key = describeIdentity(identity);
+          const key = limitKey(identity, call);
           ac.signal.addEventListener(
             "abort",
             () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { limitKey } from "./gate-admit.js";
 import { maxRequestBytes, RateLimiter, StreamCounter } from "./limits.js";
 
 test("a token bucket never allows more than its burst plus its rate over any stretch of time", () => {
@@ -59,4 +60,15 @@ test("uploads and applies may be larger than other requests", () => {
   assert.equal(maxRequestBytes("/kcore.v1.VmService/ApplyVm"), 4 * 1024 * 1024);
   assert.equal(maxRequestBytes("/kcore.v1.NodeService/GetNode"), 1024 * 1024);
   assert.equal(maxRequestBytes("constructor"), 1024 * 1024);
+});
+
+test("callers without a certificate spend the budget of their address, not one shared budget", () => {
+  const at = (peer: string) => ({ getPeer: () => peer });
+  assert.equal(limitKey({ kind: "anonymous" }, at("ipv4:10.0.0.5:51234")), "anonymous@10.0.0.5");
+  assert.equal(limitKey({ kind: "anonymous" }, at("ipv6:[::1]:5555")), "anonymous@[::1]");
+  assert.notEqual(
+    limitKey({ kind: "anonymous" }, at("ipv4:10.0.0.5:1")),
+    limitKey({ kind: "anonymous" }, at("ipv4:10.0.0.6:1")),
+  );
+  assert.equal(limitKey({ kind: "admin", user: "kctl" }, at("ipv4:10.0.0.5:1")), "kctl");
 });

@@ -5,7 +5,6 @@
  */
 
 import { KcoreError, RateLimitedError } from "../domain/errors.js";
-import { describeIdentity, type Identity } from "../domain/identity.js";
 import { requestSize } from "./grpc-service.js";
 
 const MiB = 1024 * 1024;
@@ -127,7 +126,7 @@ export function gateLimits(settings: LimitSettings = DEFAULT_LIMITS): GateLimits
 /** The request-size and rate limits, checked once the caller is known and allowed. */
 export function checkLimits(
   method: string,
-  identity: Identity,
+  who: string,
   request: unknown,
   limits: GateLimits | undefined,
 ): void {
@@ -139,10 +138,10 @@ export function checkLimits(
       `request of ${size} bytes is larger than the ${max}-byte limit of ${method}`,
     );
   if (!limits) return;
-  const wait = limits.rate.take(describeIdentity(identity));
+  const wait = limits.rate.take(who);
   if (wait > 0)
     throw new RateLimitedError(
-      `rate limit: ${describeIdentity(identity)} may make ${limits.settings.ratePerSecond} calls/s (burst ${limits.settings.burst}); retry after ${wait} ms`,
+      `rate limit: ${who} may make ${limits.settings.ratePerSecond} calls/s (burst ${limits.settings.burst}); retry after ${wait} ms`,
       wait,
     );
 }

@@ -398,4 +398,78 @@ describe("cluster PKI: join with a token, approval, revocation, renewal, rotatio
     const refused = await run(kctl, ["get", "nodes"], { env });
     assert.notEqual(refused.code, 0);
   });
+
+  test("revoking an old intermediate cuts what it signed, once the cluster has moved to a new one", async () => {
+    const kctl = join(REPO, "bin", "kctl");
+    // A viewer from the current intermediate, watching.
+    const earlyFile = join(c.dir, "early-config");
+    await c.ok("create", "user", "early", "--role", "viewer", "--out", earlyFile);
+    const earlyEnv = { ...process.env, ...c.env, KCTL_CONFIG: earlyFile };
+    const watch = spawn(kctl, ["--context", "early", "get", "wasm", "--watch"], {
+      env: earlyEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    watch.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number>((r) =>
+      watch.once("exit", (code) => {
+        r(code ?? -1);
+      }),
+    );
+    await waitFor("the watch to list", () => out.includes("steady"));
+    const old = certInfo(readIntermediate(c.controllerDir).certPem).serial;
+    // Move everything that matters to a new intermediate: the controller's certificate, an
+    // admin identity, and the nodes (by renewal).
+    await c.ok("rotate", "intermediate");
+    const fresh = certInfo(readIntermediate(c.controllerDir).certPem).serial;
+    await c.ok("rotate", "controller");
+    const adminFile = join(c.dir, "fresh-admin-config");
+    const made = await run(join(REPO, "bin", "kcore"), [
+      "admin-credentials",
+      "--name",
+      "fresh",
+      "--controller",
+      `127.0.0.1:${c.controllerPort}`,
+      "--out",
+      adminFile,
+      "--data-dir",
+      c.controllerDir,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const admin = (...args: string[]) =>
+      run(kctl, args, { env: { ...c.env, KCTL_CONFIG: adminFile } });
+    await waitFor(
+      "n1 renewed by the new intermediate",
+      async () =>
+        (await certs()).some((x) => x.commonName === "kcore-node-n1" && x.issuerSerial === fresh),
+      60_000,
+      500,
+    );
+    const revoked = await admin("certificate", "revoke", old);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const code = await Promise.race([
+      exited,
+      new Promise<number>((r) =>
+        setTimeout(() => {
+          r(-99);
+        }, 20_000),
+      ),
+    ]);
+    if (code === -99) watch.kill("SIGKILL");
+    assert.notEqual(
+      code,
+      -99,
+      "a connection from a certificate of the revoked intermediate stayed open",
+    );
+    const again = await run(kctl, ["--context", "early", "get", "nodes"], { env: earlyEnv });
+    assert.notEqual(again.code, 0);
+    // What moved keeps working: the fresh admin, the controller reaching n1, n1 heartbeating.
+    const logs = await admin("logs", "steady", "--tail", "1");
+    assert.equal(logs.code, 0, logs.stderr);
+    await waitFor("n1 heartbeating", async () => {
+      const r = await admin("get", "node", "n1", "-o", "json");
+      const s = (JSON.parse(r.stdout) as { status: { lastHeartbeat: string } }).status;
+      return Date.now() - Date.parse(s.lastHeartbeat) < 3000;
+    });
+  });
 });

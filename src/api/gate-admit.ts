@@ -21,6 +21,8 @@ export interface Peer {
   readonly identity: Identity;
   /** The client certificate's serial (lower-case hex, no leading zeros). */
   readonly serial: string;
+  /** The serial of the CA that signed it (an intermediate), when the connection tells. */
+  readonly issuerSerial: string;
   readonly notAfter: Date;
 }
 
@@ -61,20 +63,40 @@ function callPeer(call: AnyCall, peers: Peers | undefined): Peer | undefined {
   const peer: Peer = {
     identity: identityFromCommonName(cn),
     serial: typeof cert?.serialNumber === "string" ? normalSerial(cert.serialNumber) : "",
+    issuerSerial: session === undefined ? "" : issuerSerialOf(session),
     notAfter: new Date(typeof cert?.valid_to === "string" ? cert.valid_to : 0),
   };
   if (session !== undefined) {
     sessionPeers.set(session, peer);
+    // Revoking the leaf or the intermediate that signed it closes the connection.
     peers?.track(peer.serial, session);
+    if (peer.issuerSerial !== "") peers?.track(peer.issuerSerial, session);
   }
   return peer;
+}
+
+/** The serial of the CA above the client's certificate in the verified chain, once per session. */
+function issuerSerialOf(session: object): string {
+  const socket = (session as { socket?: { getPeerCertificate?: (detailed: boolean) => unknown } })
+    .socket;
+  if (typeof socket?.getPeerCertificate !== "function") return "";
+  const detailed = socket.getPeerCertificate(true) as {
+    issuerCertificate?: { serialNumber?: unknown };
+  };
+  const s = detailed.issuerCertificate?.serialNumber;
+  return typeof s === "string" ? normalSerial(s) : "";
 }
 
 export function peerIdentity(call: AnyCall): Identity | undefined {
   return callPeer(call, undefined)?.identity;
 }
 
-const ANONYMOUS: Peer = { identity: { kind: "anonymous" }, serial: "", notAfter: new Date(0) };
+const ANONYMOUS: Peer = {
+  identity: { kind: "anonymous" },
+  serial: "",
+  issuerSerial: "",
+  notAfter: new Date(0),
+};
 
 /** A caller without a certificate: only for the methods the table opens to anonymous callers. */
 function anonymousPeer(method: string): Peer {
@@ -96,6 +118,11 @@ export function admit(method: string, call: AnyCall, peers: Peers | undefined): 
     throw new KcoreError(
       "Unauthenticated",
       `certificate ${peer.serial} (${describeIdentity(peer.identity)}) has been revoked`,
+    );
+  if (peer.issuerSerial !== "" && peers?.isRevoked(peer.issuerSerial))
+    throw new KcoreError(
+      "Unauthenticated",
+      `certificate ${peer.serial} (${describeIdentity(peer.identity)}) was signed by revoked CA ${peer.issuerSerial}`,
     );
   // A connection outlives nothing: one opened before its certificate expired is refused after.
   if (peer.serial !== "" && peer.notAfter.getTime() < Date.now())

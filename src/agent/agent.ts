@@ -12,10 +12,10 @@ import { CertRenewer } from "./cert-renewer.js";
 import { Peers } from "../api/peers.js";
 import { rebuildToPb } from "../api/convert-node.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../domain/backoff.js";
-import { KcoreError } from "../domain/errors.js";
 import type { RebuildOutcome } from "../domain/node.js";
 import type { SafeName } from "../domain/names.js";
 import { AgentService, NodeAgentService } from "../gen/kcore/v1/agent_pb.js";
+import { nodeAgentService } from "./node-agent-service.js";
 import { ModuleService } from "../gen/kcore/v1/module_pb.js";
 import { KCORE_VERSION } from "../version.js";
 import type { HypervisorDriver } from "../vm/driver.js";
@@ -191,44 +191,15 @@ export class Agent {
     addGatedService(
       this.#server,
       NodeAgentService,
-      {
-        readLogs: async (req, ctx, send) => {
-          const opts = {
-            follow: req.follow,
-            previous: req.previous,
-            timestamps: req.timestamps,
-            ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
-          };
-          for await (const chunk of this.#wasm.readLogs(
-            req.workloadName,
-            req.workloadUid,
-            opts,
-            ctx.signal,
-          ))
-            send({ data: chunk });
-        },
-        readVmConsole: async (req, ctx, send) => {
-          for await (const chunk of this.#vms.readConsole(req.vmName, req.vmUid, {
-            follow: req.follow,
-            signal: ctx.signal,
-            ...(req.tailLines === undefined ? {} : { tailLines: req.tailLines }),
-          }))
-            send({ data: chunk });
-        },
-        attachVmConsole: (requests, ctx, send) =>
-          this.#vms.attachConsole(requests, ctx.signal, send),
-        renderNix: () => {
-          if (!this.#nixos || o.realizer.kind !== "nixos")
-            throw new KcoreError(
-              "FailedPrecondition",
-              `node '${o.nodeName}' uses the direct realizer: it renders no Nix module`,
-            );
-          return Promise.resolve({
-            text: this.#nixos.render().text,
-            path: o.realizer.configFile,
-          });
-        },
-      },
+      nodeAgentService({
+        nodeName: o.nodeName,
+        wasm: this.#wasm,
+        vms: this.#vms,
+        nixos:
+          this.#nixos && o.realizer.kind === "nixos"
+            ? { realizer: this.#nixos, configFile: o.realizer.configFile }
+            : undefined,
+      }),
       gate,
     );
     addStandardServices(this.#server, gate);

@@ -5,12 +5,7 @@
  */
 import { rmSync } from "node:fs";
 import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import { createClient } from "../src/api/grpc-client.js";
-import { clientCredentials } from "../src/api/tls.js";
-import { ModuleService } from "../src/gen/kcore/v1/module_pb.js";
-import { RestartPolicy, WasmWorkloadService } from "../src/gen/kcore/v1/wasm_workload_pb.js";
-import { readFileSync } from "node:fs";
-import { exampleModule } from "../test/helpers/fixtures.js";
+import { applyClients, uploadHello } from "./apply-load.js";
 import { TestCluster } from "../test/helpers/cluster.js";
 import { etcdTls, fmt, measure, startEtcd, type EtcdTls, type LatencySummary } from "./lib.js";
 
@@ -71,30 +66,12 @@ export async function durableWrite(total: number): Promise<string> {
     etcd = await startEtcd(etls);
     const tls = c.adminTls();
     const target = `127.0.0.1:${c.controllerPort}`;
-    const up = createClient(ModuleService, target, clientCredentials(tls, "controller"));
-    const { sha256 } = await up.uploadModule({ content: readFileSync(exampleModule("hello")) });
-    up.close();
+    const sha256 = await uploadHello(target, tls);
     const rows: string[] = [];
     for (const concurrency of [1, 32]) {
-      const clients = Array.from({ length: concurrency }, () =>
-        createClient(WasmWorkloadService, target, clientCredentials(tls, "controller")),
-      );
-      const kcore: LatencySummary = await measure(total, concurrency, async (i) => {
-        const client = clients[i % clients.length];
-        if (!client) throw new Error("no client");
-        await client.applyWasmWorkload({
-          workload: {
-            metadata: { name: `w-${concurrency}-${i}` },
-            spec: {
-              module: { source: { case: "uploadedSha256", value: sha256 } },
-              args: [String(i)],
-              restartPolicy: RestartPolicy.NEVER,
-              nodeSelector: { bench: "none" },
-            },
-          },
-        });
-      });
-      for (const cl of clients) cl.close();
+      const load = applyClients(target, tls, concurrency, sha256);
+      const kcore: LatencySummary = await measure(total, concurrency, load.apply);
+      load.close();
       const e = await measure(total, concurrency, etcdPut(etcd.address, concurrency, etls));
       rows.push(
         `| ${concurrency} | ${fmt(kcore.p50Ms)} | ${fmt(kcore.p99Ms)} | ${fmt(kcore.opsPerSec, 0)} | ${fmt(e.p50Ms)} | ${fmt(e.p99Ms)} | ${fmt(e.opsPerSec, 0)} | ${fmt(kcore.p99Ms / e.p99Ms)} | ${fmt(kcore.opsPerSec / e.opsPerSec)} |`,

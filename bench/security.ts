@@ -6,20 +6,17 @@
  * revocation, authorisation table, limits) and in writing its audit record.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, createSecureContext, type SecureContext } from "node:tls";
 import { pino } from "pino";
 import type { Histogram } from "prom-client";
-import { createClient } from "../src/api/grpc-client.js";
-import { clientCredentials, type TlsMaterial } from "../src/api/tls.js";
+import type { TlsMaterial } from "../src/api/tls.js";
 import { Controller } from "../src/controller/controller.js";
-import { ModuleService } from "../src/gen/kcore/v1/module_pb.js";
-import { RestartPolicy, WasmWorkloadService } from "../src/gen/kcore/v1/wasm_workload_pb.js";
 import { CERT_FILES, certsDir, readPem } from "../src/pki/cert-files.js";
 import { ensureCa, ensureControllerCert, issueAdmin } from "../src/pki/pki-files.js";
-import { exampleModule } from "../test/helpers/fixtures.js";
+import { applyClients, uploadHello } from "./apply-load.js";
 import { fmt, measure } from "./lib.js";
 import { TestCluster } from "../test/helpers/cluster.js";
 
@@ -133,35 +130,18 @@ async function histogramSum(c: Controller, name: string, method?: string): Promi
 export async function admissionShare(total: number): Promise<string> {
   return withController(async (c, admin) => {
     const target = `127.0.0.1:${c.port}`;
-    const up = createClient(ModuleService, target, clientCredentials(admin, "controller"));
-    const { sha256 } = await up.uploadModule({ content: readFileSync(exampleModule("hello")) });
-    up.close();
+    const sha256 = await uploadHello(target, admin);
     const method = "/kcore.v1.WasmWorkloadService/ApplyWasmWorkload";
     const rows: string[] = [];
     for (const concurrency of [1, 32]) {
-      const clients = Array.from({ length: concurrency }, () =>
-        createClient(WasmWorkloadService, target, clientCredentials(admin, "controller")),
-      );
       const before = {
         call: await histogramSum(c, "kcore_api_request_duration_seconds", method),
         gate: await histogramSum(c, "kcore_api_admission_seconds", method),
         audit: await histogramSum(c, "kcore_audit_write_seconds"),
       };
-      await measure(total, concurrency, async (i) => {
-        const client = clients[i % clients.length];
-        if (!client) throw new Error("no client");
-        await client.applyWasmWorkload({
-          workload: {
-            metadata: { name: `w-${concurrency}-${i}` },
-            spec: {
-              module: { source: { case: "uploadedSha256", value: sha256 } },
-              restartPolicy: RestartPolicy.NEVER,
-              nodeSelector: { bench: "none" },
-            },
-          },
-        });
-      });
-      for (const cl of clients) cl.close();
+      const load = applyClients(target, admin, concurrency, sha256);
+      await measure(total, concurrency, load.apply);
+      load.close();
       const call =
         (await histogramSum(c, "kcore_api_request_duration_seconds", method)) - before.call;
       const gate = (await histogramSum(c, "kcore_api_admission_seconds", method)) - before.gate;

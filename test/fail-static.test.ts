@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { buildCModule, exampleModule } from "./helpers/fixtures.js";
+import { buildCModule } from "./helpers/fixtures.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
-import { workload } from "./helpers/manifests.js";
+import { forever, workload } from "./helpers/manifests.js";
 
 describe("fail-static: stopping or crashing the daemons never stops a running module", () => {
   let c: TestCluster;
@@ -24,16 +24,7 @@ describe("fail-static: stopping or crashing the daemons never stops a running mo
     (await c.ok("logs", name)).split("\n").filter((l) => l === "tick").length;
 
   test("kill -9 of the agent: the module keeps running and the restarted agent adopts it", async () => {
-    await c.kctlInput(
-      workload("forever", {
-        module: { path: exampleModule("ticker") },
-        args: ["0"],
-        terminationGracePeriodSeconds: 2,
-      }),
-      "apply",
-      "-f",
-      "-",
-    );
+    await c.kctlInput(forever("forever"), "apply", "-f", "-");
     await waitFor("running", async () => (await status("forever")).phase === "Running");
     const uid = await uidOf("forever");
     const [pid] = c.modulePids(uid);

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { exampleModule } from "./helpers/fixtures.js";
 import { TestCluster, waitFor } from "./helpers/cluster.js";
-import { workload } from "./helpers/manifests.js";
+import { forever } from "./helpers/manifests.js";
 
 describe("node operations: cordon, uncordon, drain", () => {
   let c: TestCluster;
@@ -16,22 +15,10 @@ describe("node operations: cordon, uncordon, drain", () => {
 
   const status = async (name: string): Promise<Record<string, unknown>> =>
     (await c.json("get", "wasm", name)).status;
-  const apply = (name: string): Promise<string> =>
-    c
-      .kctlInput(
-        workload(name, {
-          module: { path: exampleModule("ticker") },
-          args: ["0"],
-          terminationGracePeriodSeconds: 2,
-        }),
-        "apply",
-        "-f",
-        "-",
-      )
-      .then((r) => {
-        assert.equal(r.code, 0, r.stderr);
-        return r.stdout;
-      });
+  const apply = async (name: string): Promise<void> => {
+    const r = await c.kctlInput(forever(name), "apply", "-f", "-");
+    assert.equal(r.code, 0, r.stderr);
+  };
 
   test("cordoned nodes take no new work; uncordoned, they do", async () => {
     await c.ok("node", "cordon", "n1");

@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { exampleModule } from "./fixtures.js";
 
 /** A WasmWorkload manifest. */
 export function workload(
@@ -31,5 +32,14 @@ export function guestVm(
     memory: "256Mi",
     boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline },
     ...extra,
+  });
+}
+
+/** A WasmWorkload that ticks until stopped (examples/ticker.c with 0), stopped within 2 s. */
+export function forever(name: string): string {
+  return workload(name, {
+    module: { path: exampleModule("ticker") },
+    args: ["0"],
+    terminationGracePeriodSeconds: 2,
   });
 }

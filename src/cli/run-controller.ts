@@ -27,7 +27,7 @@ export async function runController(f: KcoreFlags): Promise<number> {
     limits: limitFlags(f),
     ...(joinListen === "off" ? {} : { joinListen }),
     requireApproval: f["require-approval"] ?? false,
-    nodeCertTtlMs: durationFlag("node-cert-ttl", f["node-cert-ttl"], DEFAULT_NODE_CERT_TTL_MS),
+    nodeCertTtlMs: nodeCertTtl(f["node-cert-ttl"]),
   });
   await controller.start();
   // SIGHUP: serve with the certificate files as they are now (after replacing them by hand).
@@ -42,6 +42,17 @@ export async function runController(f: KcoreFlags): Promise<number> {
     );
   });
   return untilSignal(() => controller.stop());
+}
+
+/** `--node-cert-ttl DUR`: at least 30 s (agents renew with a third of it left), at most 10 years. */
+export function nodeCertTtl(value: string | undefined): number {
+  const ms = durationFlag("node-cert-ttl", value, DEFAULT_NODE_CERT_TTL_MS);
+  if (ms < 30_000 || ms > 3650 * 86_400_000)
+    throw new KcoreError(
+      "InvalidArgument",
+      `--node-cert-ttl: ${JSON.stringify(value)} must be between 30s and 3650d`,
+    );
+  return ms;
 }
 
 /** `--rate-limit N --rate-burst N --max-streams N --default-deadline D --max-deadline D`. */

@@ -15,7 +15,8 @@ test("renewal is due once the time left is at most the threshold, as the clock m
       (notBefore, lifetime, renewBefore, elapsed) => {
         const cert = { notBefore, notAfter: notBefore + lifetime };
         const now = notBefore + elapsed;
-        const threshold = renewBefore ?? lifetime / 3;
+        const threshold =
+          renewBefore !== undefined && renewBefore < lifetime ? renewBefore : lifetime / 3;
         assert.equal(renewalDue(cert, now, renewBefore), cert.notAfter - now <= threshold);
         // Monotone: once due, it stays due as time goes on.
         if (renewalDue(cert, now, renewBefore))
@@ -31,6 +32,8 @@ test("a one-year certificate is renewed with about four months left by default, 
   assert.equal(renewalDue(cert, 250 * DAY), true);
   assert.equal(renewalDue(cert, 300 * DAY, 30 * DAY), false);
   assert.equal(renewalDue(cert, 340 * DAY, 30 * DAY), true);
+  // A threshold as long as the lifetime would renew every new certificate at once: a third is used.
+  assert.equal(renewalDue(cert, 1 * DAY, 400 * DAY), false);
   assert.equal(renewalCheckInterval(cert), 3_600_000);
   assert.equal(renewalCheckInterval({ notBefore: 0, notAfter: 40_000 }), 1000);
 });
